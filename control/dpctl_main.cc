@@ -1,0 +1,230 @@
+// vsw-dpctl: talks to the dataplane socket directly, for tests and debugging (as ovs-appctl
+// does for ovs-vswitchd). Operators use vswctl, which goes through vsw-controld.
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dataplane_client.h"
+
+namespace {
+
+using vswitch::dp::Request;
+using vswitch::dp::Response;
+
+constexpr const char* kUsage =
+    "usage: vsw-dpctl [--run-dir DIR | --socket PATH] [--json] COMMAND\n"
+    "Talks to vsw-dataplane's socket directly (DIR/dataplane.sock; VSW_RUN_DIR, else "
+    "/run/vswitch).\n"
+    "Commands:\n"
+    "  status\n"
+    "  port add NAME --type vhost-user|tap|af-packet|af-xdp|dpdk|ring|null\n"
+    "           [--iface IFNAME] [--socket PATH] [--mode server|client] [--queues N]\n"
+    "           [--devargs DEVARGS] [--mac MAC]\n"
+    "  port del NAME | port list | port show NAME\n"
+    "  xconnect add PORT_A PORT_B | xconnect del PORT | xconnect list\n"
+    "  stats\n";
+
+[[noreturn]] void die(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "vsw-dpctl: %s\n", message.c_str());
+  std::exit(code);
+}
+
+bool parse_type(const std::string& s, vswitch::dp::PortType* type) {
+  static const std::map<std::string, vswitch::dp::PortType> kTypes = {
+      {"vhost-user", vswitch::dp::PORT_TYPE_VHOST_USER},
+      {"tap", vswitch::dp::PORT_TYPE_TAP},
+      {"af-packet", vswitch::dp::PORT_TYPE_AF_PACKET},
+      {"af-xdp", vswitch::dp::PORT_TYPE_AF_XDP},
+      {"dpdk", vswitch::dp::PORT_TYPE_DPDK},
+      {"ring", vswitch::dp::PORT_TYPE_RING},
+      {"null", vswitch::dp::PORT_TYPE_NULL}};
+  auto it = kTypes.find(s);
+  if (it == kTypes.end()) return false;
+  *type = it->second;
+  return true;
+}
+
+Request port_add_request(const std::vector<std::string>& args) {
+  if (args.size() < 3) die("port add: NAME is required");
+  Request req;
+  auto* port = req.mutable_port_add()->mutable_port();
+  port->set_name(args[2]);
+  for (std::size_t i = 3; i < args.size(); i += 2) {
+    const std::string& flag = args[i];
+    if (i + 1 >= args.size()) die("port add: " + flag + " needs a value");
+    const std::string& value = args[i + 1];
+    if (flag == "--type") {
+      vswitch::dp::PortType type;
+      if (!parse_type(value, &type)) die("port add: --type: unknown port type '" + value + "'");
+      port->set_type(type);
+    } else if (flag == "--iface") {
+      port->set_iface(value);
+    } else if (flag == "--socket") {
+      port->set_socket(value);
+    } else if (flag == "--mode") {
+      if (value == "server")
+        port->set_mode(vswitch::dp::VHOST_MODE_SERVER);
+      else if (value == "client")
+        port->set_mode(vswitch::dp::VHOST_MODE_CLIENT);
+      else
+        die("port add: --mode: '" + value + "' is neither server nor client");
+    } else if (flag == "--queues") {
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(value.c_str(), &end, 10);
+      if (*end != '\0' || value.empty()) die("port add: --queues: '" + value + "' is not a number");
+      port->set_queues(static_cast<uint32_t>(n));
+    } else if (flag == "--devargs") {
+      port->set_devargs(value);
+    } else if (flag == "--mac") {
+      port->set_mac(value);
+    } else {
+      die("port add: unknown option " + flag);
+    }
+  }
+  if (port->type() == vswitch::dp::PORT_TYPE_UNSPECIFIED) die("port add: --type is required");
+  return req;
+}
+
+Request build_request(const std::vector<std::string>& args) {
+  Request req;
+  const std::string object = args.empty() ? "" : args[0];
+  const std::string verb = args.size() > 1 ? args[1] : "";
+  auto need = [&](std::size_t n, const char* what) {
+    if (args.size() != n) die(object + " " + verb + ": expected " + what);
+  };
+  if (object == "status") {
+    req.mutable_status();
+  } else if (object == "stats") {
+    req.mutable_stats();
+  } else if (object == "port" && verb == "add") {
+    req = port_add_request(args);
+  } else if (object == "port" && verb == "del") {
+    need(3, "NAME");
+    req.mutable_port_del()->set_name(args[2]);
+  } else if (object == "port" && (verb == "list" || verb == "show")) {
+    req.mutable_port_list();
+  } else if (object == "xconnect" && verb == "add") {
+    need(4, "PORT_A PORT_B");
+    req.mutable_xconnect_add()->set_port_a(args[2]);
+    req.mutable_xconnect_add()->set_port_b(args[3]);
+  } else if (object == "xconnect" && verb == "del") {
+    need(3, "PORT");
+    req.mutable_xconnect_del()->set_port(args[2]);
+  } else if (object == "xconnect" && verb == "list") {
+    req.mutable_xconnect_list();
+  } else {
+    std::fputs(kUsage, stderr);
+    die("unknown command '" + object + (verb.empty() ? "" : " " + verb) + "'", 2);
+  }
+  return req;
+}
+
+void print_ports(const google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>& ports) {
+  std::printf("%-16s %-5s %-5s %-17s %12s %14s %12s %14s %10s %10s %10s %10s  %s\n", "NAME", "ID",
+              "LINK", "MAC", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "NO_MBUFS", "TX_FULL",
+              "MALFORMED", "NO_DEST", "XCONNECT");
+  for (const auto& p : ports) {
+    std::printf("%-16s %-5u %-5s %-17s %12lu %14lu %12lu %14lu %10lu %10lu %10lu %10lu  %s\n",
+                p.config().name().c_str(), p.port_id(), p.link_up() ? "up" : "down",
+                p.mac().c_str(), p.rx_packets(), p.rx_bytes(), p.tx_packets(), p.tx_bytes(),
+                p.drops().no_mbufs(), p.drops().tx_full(), p.drops().malformed(),
+                p.drops().no_destination(), p.xconnect_peer().c_str());
+  }
+}
+
+void print_human(const Response& r, const std::vector<std::string>& args) {
+  switch (r.body_case()) {
+    case Response::kStatus:
+      std::printf("version %s, pid %u, memory %s, %u worker(s), up %lu ms\n",
+                  r.status().version().c_str(), r.status().pid(), r.status().memory_mode().c_str(),
+                  r.status().workers(), r.status().uptime_ms());
+      break;
+    case Response::kPort:
+      std::printf("port %s: port id %u, devargs %s\n", r.port().config().name().c_str(),
+                  r.port().port_id(), r.port().devargs().c_str());
+      break;
+    case Response::kPorts:
+      print_ports(r.ports().ports());
+      break;
+    case Response::kXconnects:
+      for (const auto& x : r.xconnects().xconnects())
+        std::printf("%s <-> %s\n", x.port_a().c_str(), x.port_b().c_str());
+      break;
+    case Response::kStats: {
+      print_ports(r.stats().ports());
+      std::printf("\n%-7s %-6s %14s %14s %14s %16s %12s  %s\n", "WORKER", "LCORE", "LOOPS",
+                  "BUSY_LOOPS", "PACKETS", "BUSY_CYCLES", "CYC/PKT", "RX QUEUES");
+      for (const auto& w : r.stats().workers()) {
+        std::string queues;
+        for (const auto& q : w.rx_queues()) queues += (queues.empty() ? "" : " ") + q;
+        const double cpp = w.packets() ? double(w.busy_cycles()) / double(w.packets()) : 0.0;
+        std::printf("%-7u %-6u %14lu %14lu %14lu %16lu %12.1f  %s\n", w.worker(), w.lcore(),
+                    w.loops(), w.busy_loops(), w.packets(), w.busy_cycles(), cpp, queues.c_str());
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  (void)args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string socket;
+  const char* env = std::getenv("VSW_RUN_DIR");
+  std::string run_dir = env && *env ? env : "/run/vswitch";
+  bool json = false;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--run-dir" && i + 1 < argc) {
+      run_dir = argv[++i];
+    } else if (a == "--socket" && i + 1 < argc && args.empty()) {
+      socket = argv[++i];
+    } else if (a == "--json" && args.empty()) {
+      json = true;
+    } else if ((a == "-h" || a == "--help") && args.empty()) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      args.push_back(a);
+    }
+  }
+  if (socket.empty()) socket = run_dir + "/dataplane.sock";
+  Request req = build_request(args);
+
+  vsw::proto::DataplaneClient client;
+  if (std::string err = client.connect(socket); !err.empty()) die(err);
+  vsw::proto::CallResult result = client.call(req);
+  if (!result.ok()) die(result.transport_error);
+  Response& r = result.response;
+  if (r.has_error()) die(vsw::proto::describe(r.error()));
+
+  // port show: narrow the listing to one port.
+  if (args.size() == 3 && args[0] == "port" && args[1] == "show") {
+    const vswitch::dp::PortList all = r.ports();
+    r.mutable_ports()->clear_ports();
+    for (const auto& p : all.ports()) {
+      if (p.config().name() == args[2]) *r.mutable_ports()->add_ports() = p;
+    }
+    if (r.ports().ports_size() == 0) die("NOT_FOUND: name: no port '" + args[2] + "'");
+  }
+  if (json) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    options.preserve_proto_field_names = true;
+    google::protobuf::util::MessageToJsonString(r, &out, options);
+    std::printf("%s\n", out.c_str());
+  } else {
+    print_human(r, args);
+  }
+  return 0;
+}

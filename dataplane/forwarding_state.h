@@ -1,0 +1,38 @@
+// Forwarding state shared by the management thread (the only writer) and the workers.
+//
+// Publication rules: the management thread fills a port's transmit mapping before any
+// worker can reach the port (before it is anyone's cross-connect peer or in any worker's
+// plan), and publishes peers with release stores. Before it tears a port down it unpublishes
+// it and waits for an RCU grace period (every worker passes a quiescent state at the end of
+// each loop, with its transmit buffers flushed), so no worker still holds the port.
+#pragma once
+
+#include <rte_config.h>
+#include <rte_spinlock.h>
+
+#include <atomic>
+#include <cstdint>
+
+namespace vsw::dp {
+
+inline constexpr uint16_t kNoPort = UINT16_MAX;
+inline constexpr unsigned kMaxPorts = RTE_MAX_ETHPORTS;
+inline constexpr unsigned kMaxWorkers = 16;
+inline constexpr unsigned kMaxTxQueues = 16;
+
+struct alignas(64) PortForwarding {
+  // Where everything received on this port goes; kNoPort when not cross-connected.
+  std::atomic<uint16_t> xconnect_peer{kNoPort};
+  // The transmit queue worker w uses on this port.
+  uint16_t tx_queue[kMaxWorkers] = {};
+  // When the port has fewer transmit queues than there are workers, workers share queues
+  // and serialise on the queue's lock (as OVS does for XPS); otherwise no lock is taken.
+  bool tx_shared = false;
+  rte_spinlock_t tx_lock[kMaxTxQueues];
+};
+
+struct ForwardingState {
+  PortForwarding ports[kMaxPorts];
+};
+
+}  // namespace vsw::dp

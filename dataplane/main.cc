@@ -1,0 +1,186 @@
+// vsw-dataplane [EAL options] -- --run-dir DIR [--workers N]
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+#include "asio.h"
+
+#include "eal_options.h"
+#include "log.h"
+#include "mgmt_server.h"
+#include "port_manager.h"
+#include "request_handler.h"
+#include "worker.h"
+
+namespace {
+
+using vsw::log;
+using vsw::LogLevel;
+
+// Sized for every port's receive rings (kMaxPorts x kRxDescriptors) plus packets in flight.
+constexpr unsigned kMbufCount = 32767;
+constexpr unsigned kMbufCacheSize = 256;
+
+struct Options {
+  std::vector<std::string> eal_args;
+  std::string run_dir;
+  unsigned workers = 0;  // 0: every lcore but the main one
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "usage: vsw-dataplane [EAL options] -- --run-dir DIR [--workers N]\n"
+               "  --run-dir DIR  where dataplane.sock and default vhost-user sockets live\n"
+               "  --workers N    poll-mode workers (default: every lcore but the main one)\n"
+               "With no EAL memory option, hugepages are used when %llu MiB are free, else\n"
+               "--no-huge -m %u (memfd-backed, so vhost-user still works).\n",
+               static_cast<unsigned long long>(vsw::dp::kHugepageBytesWanted >> 20),
+               vsw::dp::kNoHugeMegabytes);
+}
+
+bool parse_options(int argc, char** argv, Options& opt) {
+  int i = 1;
+  bool has_separator = false;
+  for (int j = 1; j < argc; ++j) has_separator |= std::strcmp(argv[j], "--") == 0;
+  if (has_separator) {
+    for (; i < argc && std::strcmp(argv[i], "--") != 0; ++i) opt.eal_args.push_back(argv[i]);
+    ++i;
+  }
+  for (; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      usage(stdout);
+      std::exit(0);
+    } else if (arg == "--run-dir" && i + 1 < argc) {
+      opt.run_dir = argv[++i];
+    } else if (arg == "--workers" && i + 1 < argc) {
+      char* end = nullptr;
+      const long n = std::strtol(argv[++i], &end, 10);
+      if (*end != '\0' || n < 1 || n > static_cast<long>(vsw::dp::kMaxWorkers)) {
+        std::fprintf(stderr, "vsw-dataplane: --workers: '%s' is not a number from 1 to %u\n",
+                     argv[i], vsw::dp::kMaxWorkers);
+        return false;
+      }
+      opt.workers = static_cast<unsigned>(n);
+    } else {
+      std::fprintf(stderr, "vsw-dataplane: unknown or incomplete option '%s'\n", arg.c_str());
+      usage(stderr);
+      return false;
+    }
+  }
+  if (opt.run_dir.empty()) {
+    std::fprintf(stderr, "vsw-dataplane: --run-dir is required\n");
+    usage(stderr);
+    return false;
+  }
+  return true;
+}
+
+bool ensure_dir(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return true;
+  std::fprintf(stderr, "vsw-dataplane: cannot create %s: %s\n", path.c_str(), std::strerror(errno));
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt;
+  if (!parse_options(argc, argv, opt)) return 2;
+  if (!ensure_dir(opt.run_dir, 0755) || !ensure_dir(opt.run_dir + "/vhost", 0755)) return 1;
+
+  const vsw::dp::EalPlan eal =
+      vsw::dp::plan_eal(argv[0], opt.eal_args, opt.run_dir, vsw::dp::probe_hugepages());
+  log(LogLevel::kInfo, "%s", eal.reason.c_str());
+  std::vector<char*> eal_argv;
+  for (const std::string& a : eal.args) eal_argv.push_back(const_cast<char*>(a.c_str()));
+  if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    log(LogLevel::kError, "EAL initialisation failed: %s", rte_strerror(rte_errno));
+    return 1;
+  }
+
+  std::vector<unsigned> lcores;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) lcores.push_back(lcore);
+  if (opt.workers == 0) opt.workers = static_cast<unsigned>(lcores.size());
+  if (lcores.empty() || opt.workers > lcores.size()) {
+    log(LogLevel::kError, "--workers %u needs that many lcores besides the main one; EAL has %zu",
+        opt.workers, lcores.size());
+    rte_eal_cleanup();
+    return 1;
+  }
+  lcores.resize(opt.workers);
+
+  rte_mempool* pool = rte_pktmbuf_pool_create("vsw_mbufs", kMbufCount, kMbufCacheSize, 0,
+                                              RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+  const size_t rcu_size = rte_rcu_qsbr_get_memsize(opt.workers);
+  auto* rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc("vsw_rcu", rcu_size, RTE_CACHE_LINE_SIZE));
+  if (pool == nullptr || rcu == nullptr || rte_rcu_qsbr_init(rcu, opt.workers) != 0) {
+    log(LogLevel::kError, "cannot allocate the mbuf pool or RCU state: %s",
+        rte_strerror(rte_errno));
+    rte_eal_cleanup();
+    return 1;
+  }
+
+  auto fwd = std::make_unique<vsw::dp::ForwardingState>();
+  std::vector<std::unique_ptr<vsw::dp::WorkerContext>> contexts;
+  std::vector<vsw::dp::WorkerContext*> workers;
+  for (unsigned i = 0; i < opt.workers; ++i) {
+    auto ctx = std::make_unique<vsw::dp::WorkerContext>();
+    ctx->index = i;
+    ctx->lcore = lcores[i];
+    ctx->fwd = fwd.get();
+    ctx->rcu = rcu;
+    workers.push_back(ctx.get());
+    contexts.push_back(std::move(ctx));
+  }
+  for (vsw::dp::WorkerContext* w : workers)
+    rte_eal_remote_launch(vsw::dp::worker_main, w, w->lcore);
+
+  int exit_code = 0;
+  {
+    vsw::dp::PortManager ports(opt.run_dir, pool, *fwd, workers, rcu);
+    auto counters = std::make_shared<vsw::dp::ManagementCounters>();
+    vsw::dp::RequestHandler handler(ports, *counters, eal.memory_mode, opt.workers);
+    boost::asio::io_context io(1);
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code, int signo) {
+      log(LogLevel::kInfo, "signal %d: shutting down", signo);
+      io.stop();
+    });
+    const std::string socket_path = opt.run_dir + "/dataplane.sock";
+    try {
+      vsw::dp::MgmtServer server(
+          io, socket_path, [&](const vswitch::dp::Request& r) { return handler.handle(r); },
+          counters);
+      std::string lcore_list;
+      for (unsigned l : lcores) lcore_list += (lcore_list.empty() ? "" : ",") + std::to_string(l);
+      log(LogLevel::kInfo, "ready: %s, %u worker(s) on lcore(s) %s, main lcore %u",
+          socket_path.c_str(), opt.workers, lcore_list.c_str(), rte_get_main_lcore());
+      io.run();
+      // Ports go first, while the workers still pass quiescent states.
+      ports.remove_all();
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, "%s", e.what());
+      ports.remove_all();
+      exit_code = 1;
+    }
+  }
+  for (vsw::dp::WorkerContext* w : workers) w->stop.store(true, std::memory_order_relaxed);
+  rte_eal_mp_wait_lcore();
+  rte_free(rcu);
+  rte_mempool_free(pool);
+  rte_eal_cleanup();
+  log(LogLevel::kInfo, "stopped");
+  return exit_code;
+}

@@ -1,0 +1,88 @@
+// Adds and removes ports while traffic runs, owns the cross-connects and assigns receive
+// queues to workers. Management thread only.
+#pragma once
+
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane.pb.h"
+#include "forwarding_state.h"
+#include "queue_assignment.h"
+#include "status.h"
+#include "worker.h"
+
+namespace vsw::dp {
+
+// Receive and transmit descriptors per queue. Kept small: every receive descriptor of every
+// port pins an mbuf of the shared pool.
+inline constexpr uint16_t kRxDescriptors = 512;
+inline constexpr uint16_t kTxDescriptors = 512;
+
+class PortManager {
+ public:
+  PortManager(std::string run_dir, rte_mempool* pool, ForwardingState& fwd,
+              std::vector<WorkerContext*> workers, rte_rcu_qsbr* rcu);
+  ~PortManager();
+
+  // Probes the device, configures one receive queue per queue pair and one transmit queue
+  // per worker (fewer when the device has fewer: then workers share them), starts it and
+  // hands its queues to workers. Errors: INVALID_ARGUMENT (bad field), ALREADY_EXISTS (name
+  // or device in use), RESOURCE_EXHAUSTED (port limit), FAILED_PRECONDITION (the device
+  // cannot be created; the message carries DPDK's reason).
+  Status add(const vswitch::dp::PortConfig& config, vswitch::dp::PortStatus* out);
+  // Removes the port, and its cross-connect if any, without pausing other ports.
+  Status remove(const std::string& name);
+  void remove_all();
+
+  Status xconnect_add(const std::string& a, const std::string& b);
+  Status xconnect_del(const std::string& name);
+  void xconnect_list(vswitch::dp::XconnectList* out) const;
+
+  void port_list(vswitch::dp::PortList* out) const;
+  Status port_status(const std::string& name, vswitch::dp::PortStatus* out) const;
+  void worker_stats(google::protobuf::RepeatedPtrField<vswitch::dp::WorkerStats>* out) const;
+
+ private:
+  struct Baseline {
+    uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+    uint64_t tx_full = 0, malformed = 0, no_destination = 0;
+  };
+  struct Port {
+    vswitch::dp::PortConfig config;
+    uint16_t port_id = kNoPort;
+    std::string devargs;
+    std::string dev_name;
+    std::string bus_name;
+    uint16_t rx_queues = 0;
+    uint16_t tx_queues = 0;
+    std::string xconnect_peer;
+    Baseline baseline;
+    bool watching_link = false;
+  };
+
+  Baseline sum_counters(uint16_t port_id) const;
+  void fill_status(const Port& port, vswitch::dp::PortStatus* out) const;
+  // Recomputes which worker polls which queue and publishes the new plans.
+  void publish_plans();
+  // Waits until every worker has passed a quiescent state: after this no worker holds a
+  // pointer, peer or packet it read before the call.
+  void wait_grace_period();
+  void destroy_device(Port& port);
+
+  std::string run_dir_;
+  rte_mempool* pool_;
+  ForwardingState& fwd_;
+  std::vector<WorkerContext*> workers_;
+  rte_rcu_qsbr* rcu_;
+  std::map<std::string, Port> ports_;
+  QueueAssignment assignment_;
+  std::vector<std::unique_ptr<WorkerPlan>> plans_;  // [worker], the published ones
+  uint32_t next_unique_ = 0;
+};
+
+}  // namespace vsw::dp

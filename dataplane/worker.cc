@@ -1,0 +1,115 @@
+#include "worker.h"
+
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_prefetch.h>
+
+namespace vsw::dp {
+
+namespace {
+
+void flush_port(WorkerContext& ctx, uint16_t port) {
+  TxBuffer& buf = ctx.tx[port];
+  if (buf.count == 0) return;
+  PortForwarding& pf = ctx.fwd->ports[port];
+  const uint16_t queue = pf.tx_queue[ctx.index];
+  if (pf.tx_shared) rte_spinlock_lock(&pf.tx_lock[queue]);
+  const uint16_t sent = rte_eth_tx_burst(port, queue, buf.pkts, buf.count);
+  if (pf.tx_shared) rte_spinlock_unlock(&pf.tx_lock[queue]);
+  uint32_t unsent_bytes = 0;
+  for (uint16_t i = sent; i < buf.count; ++i) unsent_bytes += rte_pktmbuf_pkt_len(buf.pkts[i]);
+  PortCounters& c = ctx.ports[port];
+  bump(c.tx_packets, sent);
+  bump(c.tx_bytes, buf.bytes - unsent_bytes);
+  if (unlikely(sent < buf.count)) {
+    bump(c.tx_full, buf.count - sent);
+    rte_pktmbuf_free_bulk(&buf.pkts[sent], buf.count - sent);
+  }
+  buf.count = 0;
+  buf.bytes = 0;
+}
+
+inline void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m) {
+  TxBuffer& buf = ctx.tx[port];
+  if (buf.count == 0) ctx.dirty[ctx.dirty_count++] = port;
+  buf.pkts[buf.count++] = m;
+  buf.bytes += rte_pktmbuf_pkt_len(m);
+  if (unlikely(buf.count == kBurstSize)) {
+    flush_port(ctx, port);
+    // Still listed as dirty; flushing an empty buffer at the end of the loop is a no-op.
+  }
+}
+
+void flush_all(WorkerContext& ctx) {
+  for (uint16_t i = 0; i < ctx.dirty_count; ++i) flush_port(ctx, ctx.dirty[i]);
+  ctx.dirty_count = 0;
+}
+
+// The cross-connect stage: the zero-work path. Everything received on a port goes out of its
+// peer, after the one check every stage makes (a whole Ethernet header is present).
+void xconnect_stage(WorkerContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
+  PortCounters& in = ctx.ports[in_port];
+  const uint16_t peer = ctx.fwd->ports[in_port].xconnect_peer.load(std::memory_order_acquire);
+  if (unlikely(peer == kNoPort)) {
+    bump(in.no_destination, n);
+    rte_pktmbuf_free_bulk(pkts, n);
+    return;
+  }
+  uint64_t malformed = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 4 < n) rte_prefetch0(pkts[i + 4]);
+    rte_mbuf* m = pkts[i];
+    if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
+      ++malformed;
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    enqueue_tx(ctx, peer, m);
+  }
+  if (unlikely(malformed)) bump(in.malformed, malformed);
+}
+
+}  // namespace
+
+int worker_main(void* arg) {
+  auto& ctx = *static_cast<WorkerContext*>(arg);
+  rte_rcu_qsbr_thread_register(ctx.rcu, ctx.index);
+  rte_rcu_qsbr_thread_online(ctx.rcu, ctx.index);
+  rte_mbuf* pkts[kBurstSize];
+  while (!ctx.stop.load(std::memory_order_relaxed)) {
+    const uint64_t start = rte_rdtsc();
+    const WorkerPlan* plan = ctx.plan.load(std::memory_order_acquire);
+    uint64_t received = 0;
+    if (plan != nullptr) {
+      for (uint32_t i = 0; i < plan->count; ++i) {
+        const RxQueueRef q = plan->queues[i];
+        const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, kBurstSize);
+        if (n == 0) continue;
+        uint32_t bytes = 0;
+        for (uint16_t j = 0; j < n; ++j) bytes += rte_pktmbuf_pkt_len(pkts[j]);
+        PortCounters& c = ctx.ports[q.port];
+        bump(c.rx_packets, n);
+        bump(c.rx_bytes, bytes);
+        received += n;
+        xconnect_stage(ctx, q.port, pkts, n);
+      }
+      flush_all(ctx);
+    }
+    bump(ctx.loops, 1);
+    if (received) {
+      bump(ctx.busy_loops, 1);
+      bump(ctx.packets, received);
+      bump(ctx.busy_cycles, rte_rdtsc() - start);
+    }
+    // The plan pointer, the peers and the buffers are all released here: the management
+    // thread may free or tear down what this loop used once every worker has passed this.
+    rte_rcu_qsbr_quiescent(ctx.rcu, ctx.index);
+  }
+  rte_rcu_qsbr_thread_offline(ctx.rcu, ctx.index);
+  rte_rcu_qsbr_thread_unregister(ctx.rcu, ctx.index);
+  return 0;
+}
+
+}  // namespace vsw::dp

@@ -1,0 +1,83 @@
+// The poll-mode worker: receive bursts from its assigned queues, forward, transmit through
+// per-output-port buffers, report an RCU quiescent state once per loop.
+//
+// Everything a worker writes lives in its own WorkerContext. The management thread reads the
+// counters without locks (relaxed atomics: plain loads and stores on x86) and replaces the
+// worker's plan by pointer; workers never lock (except on shared transmit queues, see
+// forwarding_state.h), allocate, log or make system calls.
+#pragma once
+
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "forwarding_state.h"
+#include "port_devargs.h"
+#include "queue_assignment.h"
+
+namespace vsw::dp {
+
+inline constexpr uint16_t kBurstSize = 32;
+inline constexpr unsigned kMaxQueuesPerWorker = kMaxPorts * kMaxQueuesPerPort;
+
+// What a worker polls. Immutable once published; replaced as a whole.
+struct WorkerPlan {
+  uint32_t count = 0;
+  RxQueueRef queues[kMaxQueuesPerWorker];
+};
+
+using Counter = std::atomic<uint64_t>;
+
+// Single-writer counter update: no locked instruction, just a load, an add and a store.
+inline void bump(Counter& counter, uint64_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// Per worker, per port. The management thread subtracts the values it saw when the port id
+// was (re)used, so a new port on a recycled id starts at zero.
+struct alignas(64) PortCounters {
+  Counter rx_packets{0};
+  Counter rx_bytes{0};
+  Counter tx_packets{0};
+  Counter tx_bytes{0};
+  Counter tx_full{0};
+  Counter malformed{0};
+  Counter no_destination{0};
+};
+
+struct TxBuffer {
+  uint16_t count = 0;
+  uint32_t bytes = 0;
+  rte_mbuf* pkts[kBurstSize];
+};
+
+struct alignas(64) WorkerContext {
+  // Set before launch, read-only afterwards.
+  unsigned index = 0;
+  unsigned lcore = 0;
+  ForwardingState* fwd = nullptr;
+  rte_rcu_qsbr* rcu = nullptr;
+
+  // Written by the management thread.
+  alignas(64) std::atomic<const WorkerPlan*> plan{nullptr};
+  std::atomic<bool> stop{false};
+
+  // Written by the worker only.
+  alignas(64) Counter loops{0};
+  Counter busy_loops{0};
+  Counter packets{0};
+  Counter busy_cycles{0};
+  PortCounters ports[kMaxPorts];
+
+  // Worker-private.
+  TxBuffer tx[kMaxPorts];
+  uint16_t dirty[kMaxPorts];
+  uint16_t dirty_count = 0;
+};
+
+// Entry point for rte_eal_remote_launch; `arg` is the WorkerContext. Returns when `stop` is set.
+int worker_main(void* arg);
+
+}  // namespace vsw::dp
