@@ -40,7 +40,7 @@ demo: deps build
 	@./scripts/demo.sh
 
 bench: deps build
-	@./bench/xconnect_vhost.sh
+	@./bench/xconnect_vhost.py
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -168,13 +168,11 @@ int main(int argc, char** argv) {
       log(LogLevel::kInfo, "ready: %s, %u worker(s) on lcore(s) %s, main lcore %u",
           socket_path.c_str(), opt.workers, lcore_list.c_str(), rte_get_main_lcore());
       io.run();
-      // Ports go first, while the workers still pass quiescent states.
-      ports.remove_all();
     } catch (const std::exception& e) {
       log(LogLevel::kError, "%s", e.what());
-      ports.remove_all();
       exit_code = 1;
     }
+    // Leaving this scope removes the ports while the workers still pass quiescent states.
   }
   for (vsw::dp::WorkerContext* w : workers) w->stop.store(true, std::memory_order_relaxed);
   rte_eal_mp_wait_lcore();

@@ -46,7 +46,13 @@ PortManager::PortManager(std::string run_dir, rte_mempool* pool, ForwardingState
   }
 }
 
-PortManager::~PortManager() = default;
+PortManager::~PortManager() {
+  remove_all();
+  // Workers keep polling until main stops them: take the (now empty) plans away from them
+  // before they are freed.
+  for (WorkerContext* w : workers_) w->plan.store(nullptr, std::memory_order_release);
+  wait_grace_period();
+}
 
 Status PortManager::add(const vswitch::dp::PortConfig& config, vswitch::dp::PortStatus* out) {
   if (ports_.count(config.name()))

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""Port-to-port throughput between two vhost-user ports, vsw-dataplane beside testpmd.
+
+Topology (two cores), a closed loop:
+    testpmd io (guest, ports P0 and P1) --vhost-user--> SWITCH --vhost-user--> back to the guest
+The guest is one testpmd with two net_virtio_user ports in io mode, primed with
+`start tx_first N`: a fixed number of packets circulates (P0 -> switch -> P1 -> guest -> P0,
+and the other way), so nothing is dropped by design and the figure is the rate of the slower
+of guest and switch. The switch is either vsw-dataplane with the two ports cross-connected, or
+`dpdk-testpmd --forward-mode=io` on two net_vhost ports (the ceiling: the same vhost library,
+zero work). Pinning: the switch's poll loop owns CPU 1 (its management thread sleeps on CPU 0);
+the guest's poll loop owns CPU 0.
+
+Why not a txonly generator and an rxonly sink: on two cores they must share one CPU, and the
+sink then drains only when the scheduler runs it (about one ring per time slice: ~50 kpps
+whatever the switch does).
+
+Runs alternate between the switches; each run's figure is the median of per-second rates.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ.get("VSW_BIN", os.path.join(HERE, "..", "build", "bin"))
+TESTPMD = "dpdk-testpmd"
+
+
+def memory_args(use_huge):
+    return [] if use_huge else ["--no-huge", "-m", "512"]
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+class Proc:
+    """A process with its output in a log file, driven (optionally) through stdin."""
+
+    def __init__(self, argv, log_path, interactive=False):
+        self.log_path = log_path
+        self.log = open(log_path, "w")
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+                                  stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
+                                  start_new_session=True)
+
+    def send(self, line):
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self, timeout=15):
+        if self.p.poll() is None:
+            try:
+                if self.p.stdin:
+                    self.send("stop")
+                    self.send("quit")
+                else:
+                    self.p.terminate()
+                self.p.wait(timeout)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+
+
+def start_switch(kind, run_dir, use_huge, tag):
+    os.makedirs(os.path.join(run_dir, "vhost"), exist_ok=True)
+    s0 = os.path.join(run_dir, "vhost", "a.sock")
+    s1 = os.path.join(run_dir, "vhost", "b.sock")
+    eal = ["--lcores", "0@0,1@1", "--main-lcore", "0", "--no-pci",
+           "--file-prefix", "vswbench-sw" + tag] + memory_args(use_huge)
+    log = os.path.join(run_dir, "switch.log")
+    if kind == "vswitch":
+        sw = Proc([os.path.join(BIN, "vsw-dataplane")] + eal + ["--", "--run-dir", run_dir], log)
+        sock = os.path.join(run_dir, "dataplane.sock")
+        wait_for(lambda: os.path.exists(sock), 60, "vsw-dataplane socket")
+        dpctl = [os.path.join(BIN, "vsw-dpctl"), "--run-dir", run_dir]
+        for name in ("a", "b"):
+            subprocess.run(dpctl + ["port", "add", name, "--type", "vhost-user"], check=True,
+                           stdout=subprocess.DEVNULL)
+        subprocess.run(dpctl + ["xconnect", "add", "a", "b"], check=True, stdout=subprocess.DEVNULL)
+    else:
+        sw = Proc([TESTPMD] + eal + ["--vdev", f"net_vhost0,iface={s0},queues=1",
+                                     "--vdev", f"net_vhost1,iface={s1},queues=1", "--",
+                                     "--forward-mode=io", "--auto-start",
+                                     "--total-num-mbufs=16384"], log, interactive=True)
+        # Non-interactive testpmd runs until a line arrives on stdin: keep the pipe open.
+    wait_for(lambda: os.path.exists(s0) and os.path.exists(s1), 60, "vhost-user sockets")
+    return sw, s0, s1
+
+
+def rx_total(guest):
+    """Sum of the guest's two ports' RX-packets, read through `show port stats all`."""
+    before = len(guest.text())
+    guest.send("show port stats all")
+    found = []
+
+    def have_both():
+        found[:] = re.findall(r"RX-packets:\s+(\d+)", guest.text()[before:])
+        return len(found) >= 2
+
+    wait_for(have_both, 10, "port stats")
+    return int(found[0]) + int(found[1])
+
+
+def run_once(kind, seconds, use_huge, bursts, tag):
+    run_dir = tempfile.mkdtemp(prefix="vsw-bench-")
+    procs = []
+    try:
+        sw, s0, s1 = start_switch(kind, run_dir, use_huge, tag)
+        procs.append(sw)
+        guest = Proc(["stdbuf", "-oL", TESTPMD, "--lcores", "0@0,1@0", "--main-lcore", "0", "--no-pci",
+                      "--file-prefix", "vswbench-guest" + tag,
+                      "--vdev", f"net_virtio_user0,path={s0},queues=1",
+                      "--vdev", f"net_virtio_user1,path={s1},queues=1"] +
+                     memory_args(use_huge) +
+                     ["--", "-i", "--total-num-mbufs=16384", "--forward-mode=io"],
+                     os.path.join(run_dir, "guest.log"), interactive=True)
+        procs.append(guest)
+        wait_for(lambda: "testpmd>" in guest.text(), 60, "the guest's prompt")
+        guest.send(f"start tx_first {bursts}")
+        first = rx_total(guest)
+        wait_for(lambda: rx_total(guest) > first, 30, "traffic through the loop")
+        time.sleep(2)  # warm-up: rings fill and caches warm before the samples count
+        rates = []
+        last_t, last_n = time.monotonic(), rx_total(guest)
+        for _ in range(seconds):
+            time.sleep(1)
+            t, n = time.monotonic(), rx_total(guest)
+            rates.append((n - last_n) / (t - last_t))
+            last_t, last_n = t, n
+        return statistics.median(rates)
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        if os.environ.get("VSW_BENCH_KEEP") is None:
+            subprocess.run(["rm", "-rf", run_dir])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=8, help="one-second samples per run")
+    ap.add_argument("--reps", type=int, default=3, help="runs per switch (alternating)")
+    ap.add_argument("--bursts", type=int, default=8,
+                    help="bursts of 32 packets primed into the loop per port")
+    ap.add_argument("--huge", action="store_true",
+                    help="run switch and guest on hugepages (reserve and mount them first: "
+                         "about 1.5 GiB); default --no-huge")
+    args = ap.parse_args()
+    use_huge = args.huge
+    print(f"xconnect over vhost-user, 64-byte frames, {args.reps} runs x {args.seconds} s, "
+          f"memory: {'hugepages' if use_huge else 'no-huge'}")
+    print(f"pinning: switch poll loop on CPU 1, guest testpmd io loop on CPU 0 "
+          f"({args.bursts}x32 packets primed per port)")
+    results = {"testpmd-io": [], "vswitch": []}
+    for rep in range(args.reps):
+        for kind in results:
+            pps = run_once(kind, args.seconds, use_huge, args.bursts, f"{os.getpid()}-{rep}")
+            results[kind].append(pps)
+            print(f"  run {rep + 1}/{args.reps} {kind:10s} {pps / 1e6:7.3f} Mpps", flush=True)
+    base = statistics.median(results["testpmd-io"])
+    print(f"\n{'switch':12s} {'median Mpps':>12s} {'min-max':>17s} {'vs testpmd io':>14s}")
+    for kind, values in results.items():
+        med = statistics.median(values)
+        print(f"{kind:12s} {med / 1e6:12.3f} {min(values) / 1e6:8.3f}-{max(values) / 1e6:<8.3f}"
+              f" {med / base if base else 0:13.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
