@@ -1,51 +1,19 @@
 #include "port_devargs.h"
 
 #include <cctype>
-#include <cstdio>
 
+#include "port_fields.h"
 #include "vhost_port.h"
 
 namespace vsw::dp {
 
 using vswitch::dp::PortConfig;
 
-std::string check_port_name(const std::string& name) {
-  if (name.empty()) return "name: must not be empty";
-  if (name.size() > kMaxPortNameLength)
-    return "name: '" + name + "' is longer than " + std::to_string(kMaxPortNameLength) +
-           " characters";
-  for (const char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
-      return "name: '" + name + "' may only contain letters, digits, '_', '.' and '-'";
-  }
-  return {};
-}
-
-bool parse_mac(const std::string& text, uint8_t out[6]) {
-  unsigned v[6];
-  char tail;
-  if (text.size() != 17 || std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1],
-                                       &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-    return false;
-  for (int i = 0; i < 6; ++i) {
-    if (text[i * 3] == ' ' || text[i * 3 + 1] == ' ') return false;
-    out[i] = static_cast<uint8_t>(v[i]);
-  }
-  return (out[0] & 1) == 0;
-}
-
 namespace {
 
 std::string check_iface(const std::string& iface, bool required) {
   if (iface.empty()) return required ? "iface: required for this port type" : "";
-  if (iface.size() > kMaxIfaceNameLength)
-    return "iface: '" + iface + "' is longer than " + std::to_string(kMaxIfaceNameLength) +
-           " characters";
-  for (const char c : iface) {
-    if (c == ',' || c == '=' || c == '/' || std::isspace(static_cast<unsigned char>(c)))
-      return "iface: '" + iface + "' is not a valid interface name";
-  }
-  return {};
+  return fields::check_iface_name(iface);
 }
 
 // Devargs values cannot carry ',' (it separates arguments).
@@ -53,7 +21,7 @@ std::string check_path(const std::string& path) {
   if (path.empty()) return {};
   if (path[0] != '/') return "socket: '" + path + "' must be an absolute path";
   if (path.find(',') != std::string::npos) return "socket: '" + path + "' must not contain ','";
-  if (path.size() > 100) return "socket: '" + path + "' is longer than a unix socket path allows";
+  if (path.size() > fields::kMaxSocketPathLength) return "socket: '" + path + "' is longer than a unix socket path allows";
   return {};
 }
 
@@ -61,7 +29,7 @@ std::string check_path(const std::string& path) {
 
 DevargsResult build_devargs(const PortConfig& config, const std::string& run_dir, uint32_t unique) {
   DevargsResult r;
-  if (std::string err = check_port_name(config.name()); !err.empty()) {
+  if (std::string err = fields::check_port_name(config.name()); !err.empty()) {
     r.error = err;
     return r;
   }
@@ -72,7 +40,7 @@ DevargsResult build_devargs(const PortConfig& config, const std::string& run_dir
     return r;
   }
   uint8_t mac[6];
-  if (!config.mac().empty() && !parse_mac(config.mac(), mac)) {
+  if (!config.mac().empty() && !fields::parse_mac(config.mac(), mac)) {
     r.error = "mac: '" + config.mac() + "' is not a unicast MAC address like 02:00:00:00:00:01";
     return r;
   }
@@ -88,7 +56,7 @@ DevargsResult build_devargs(const PortConfig& config, const std::string& run_dir
       spec.vdev_name = "net_vhost" + id;
       spec.socket_path =
           config.socket().empty() ? run_dir + "/vhost/" + config.name() + ".sock" : config.socket();
-      if (spec.socket_path.size() > 100) {
+      if (spec.socket_path.size() > fields::kMaxSocketPathLength) {
         r.error = "socket: '" + spec.socket_path + "' is longer than a unix socket path allows";
         return r;
       }

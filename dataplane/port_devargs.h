@@ -5,14 +5,11 @@
 #include <string>
 
 #include "dataplane.pb.h"
+#include "port_fields.h"
 
 namespace vsw::dp {
 
-// Port names are the operator's; they also name vhost sockets and tap interfaces.
-inline constexpr std::size_t kMaxPortNameLength = 32;
-inline constexpr uint32_t kMaxQueuesPerPort = 16;
-// Linux IFNAMSIZ - 1.
-inline constexpr std::size_t kMaxIfaceNameLength = 15;
+inline constexpr uint32_t kMaxQueuesPerPort = fields::kMaxQueuesPerPort;
 
 struct DevargsResult {
   bool ok() const { return error.empty(); }
@@ -26,12 +23,6 @@ struct DevargsResult {
 // sockets (RUN/vhost/NAME.sock).
 DevargsResult build_devargs(const vswitch::dp::PortConfig& config, const std::string& run_dir,
                             uint32_t unique);
-
-// Checks the name: 1..32 of [A-Za-z0-9_.-]. Returns an error message or "".
-std::string check_port_name(const std::string& name);
-
-// "aa:bb:cc:dd:ee:ff" into 6 bytes. Returns false on any other form, and for multicast.
-bool parse_mac(const std::string& text, uint8_t out[6]);
 
 // Queue pairs a port gets: config.queues, with 0 meaning 1.
 inline uint32_t queue_pairs(const vswitch::dp::PortConfig& config) {

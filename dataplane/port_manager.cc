@@ -136,7 +136,7 @@ Status PortManager::add(const vswitch::dp::PortConfig& config, vswitch::dp::Port
   }
   uint8_t mac[6];
   if (!config.mac().empty() && config.type() != vswitch::dp::PORT_TYPE_TAP &&
-      parse_mac(config.mac(), mac)) {
+      fields::parse_mac(config.mac(), mac)) {
     rte_ether_addr addr;
     std::memcpy(addr.addr_bytes, mac, 6);
     if ((rc = rte_eth_dev_default_mac_addr_set(port_id, &addr)) != 0)

@@ -100,7 +100,8 @@ TEST(PortDevargs, RejectsBadNamesTypesQueuesAndMacs) {
   EXPECT_NE(build_devargs(m, "/r", 0).error.find("mac:"), std::string::npos);
 }
 
-TEST(PortDevargs, ParseMac) {
+TEST(PortFields, ParseMac) {
+  using fields::parse_mac;
   uint8_t mac[6];
   ASSERT_TRUE(parse_mac("02:aB:00:00:10:ff", mac));
   EXPECT_EQ(mac[1], 0xab);

@@ -1,0 +1,47 @@
+#include "port_fields.h"
+
+#include <cctype>
+#include <cstdio>
+
+namespace vsw::fields {
+
+std::string check_port_name(const std::string& name, const char* field) {
+  const std::string f(field);
+  if (name.empty()) return f + ": must not be empty";
+  if (name.size() > kMaxPortNameLength)
+    return f + ": '" + name + "' is longer than " + std::to_string(kMaxPortNameLength) +
+           " characters";
+  for (const char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+      return f + ": '" + name + "' may only contain letters, digits, '_', '.' and '-'";
+  }
+  return {};
+}
+
+std::string check_iface_name(const std::string& iface, const char* field) {
+  const std::string f(field);
+  if (iface.empty()) return f + ": must not be empty";
+  if (iface.size() > kMaxIfaceNameLength)
+    return f + ": '" + iface + "' is longer than " + std::to_string(kMaxIfaceNameLength) +
+           " characters";
+  for (const char c : iface) {
+    if (c == ',' || c == '=' || c == '/' || std::isspace(static_cast<unsigned char>(c)))
+      return f + ": '" + iface + "' is not a valid interface name";
+  }
+  return {};
+}
+
+bool parse_mac(const std::string& text, uint8_t out[6]) {
+  if (text.size() != 17) return false;
+  for (int i = 0; i < 6; ++i) {
+    const char hi = text[i * 3], lo = text[i * 3 + 1];
+    if (!std::isxdigit(static_cast<unsigned char>(hi)) ||
+        !std::isxdigit(static_cast<unsigned char>(lo)) || (i < 5 && text[i * 3 + 2] != ':'))
+      return false;
+    char pair[3] = {hi, lo, 0};
+    out[i] = static_cast<uint8_t>(std::strtoul(pair, nullptr, 16));
+  }
+  return (out[0] & 1) == 0;
+}
+
+}  // namespace vsw::fields

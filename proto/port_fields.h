@@ -1,0 +1,27 @@
+// Field checks shared by vsw-controld (validation before anything is stored) and
+// vsw-dataplane (which trusts no client). Pure functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace vsw::fields {
+
+inline constexpr std::size_t kMaxPortNameLength = 32;
+inline constexpr uint32_t kMaxQueuesPerPort = 16;
+// Linux IFNAMSIZ - 1.
+inline constexpr std::size_t kMaxIfaceNameLength = 15;
+// sockaddr_un.sun_path less the terminating NUL, rounded down for safety.
+inline constexpr std::size_t kMaxSocketPathLength = 100;
+
+// Port names: 1..32 of [A-Za-z0-9_.-]. Returns "" or "FIELD: why" using `field` as the name.
+std::string check_port_name(const std::string& name, const char* field = "name");
+
+// Kernel interface names: 1..15 characters, none of ",=/" or white space.
+std::string check_iface_name(const std::string& iface, const char* field = "iface");
+
+// "aa:bb:cc:dd:ee:ff" into 6 bytes. Returns false on any other form, and for multicast.
+bool parse_mac(const std::string& text, uint8_t out[6]);
+
+}  // namespace vsw::fields
