@@ -95,6 +95,7 @@ bool ensure_dir(const std::string& path, mode_t mode) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vsw::set_log_program("vsw-dataplane");
   Options opt;
   if (!parse_options(argc, argv, opt)) return 2;
   if (!ensure_dir(opt.run_dir, 0755) || !ensure_dir(opt.run_dir + "/vhost", 0755)) return 1;

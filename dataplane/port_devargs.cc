@@ -21,7 +21,8 @@ std::string check_path(const std::string& path) {
   if (path.empty()) return {};
   if (path[0] != '/') return "socket: '" + path + "' must be an absolute path";
   if (path.find(',') != std::string::npos) return "socket: '" + path + "' must not contain ','";
-  if (path.size() > fields::kMaxSocketPathLength) return "socket: '" + path + "' is longer than a unix socket path allows";
+  if (path.size() > fields::kMaxSocketPathLength)
+    return "socket: '" + path + "' is longer than a unix socket path allows";
   return {};
 }
 

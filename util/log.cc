@@ -5,6 +5,14 @@
 
 namespace vsw {
 
+namespace {
+const char* program = "vswitch";
+}  // namespace
+
+void set_log_program(const char* name) {
+  program = name;
+}
+
 void log(LogLevel level, const char* format, ...) {
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
@@ -20,7 +28,7 @@ void log(LogLevel level, const char* format, ...) {
   va_start(args, format);
   std::vsnprintf(line, sizeof(line), format, args);
   va_end(args);
-  std::fprintf(stderr, "%s.%03ldZ vsw-dataplane %s: %s\n", stamp, now.tv_nsec / 1000000, tag, line);
+  std::fprintf(stderr, "%s.%03ldZ %s %s: %s\n", stamp, now.tv_nsec / 1000000, program, tag, line);
 }
 
 }  // namespace vsw

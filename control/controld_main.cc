@@ -1,0 +1,175 @@
+// vsw-controld --run-dir DIR --state-dir SDIR [--listen HOST:PORT [--tls-cert F --tls-key F]]
+#include <arpa/inet.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "api_service.h"
+#include "controller.h"
+#include "log.h"
+#include "state_store.h"
+
+namespace {
+
+using vsw::log;
+using vsw::LogLevel;
+
+constexpr const char* kUsage =
+    "usage: vsw-controld --run-dir DIR --state-dir SDIR [--listen HOST:PORT]\n"
+    "                    [--tls-cert FILE --tls-key FILE]\n"
+    "  --run-dir DIR     serves gRPC on unix:DIR/control.sock (mode 0660) and programs the\n"
+    "                    dataplane at DIR/dataplane.sock, reconnecting on its own\n"
+    "  --state-dir SDIR  the desired state (SDIR/state.pb), created when missing\n"
+    "  --listen HOST:PORT  also serve gRPC over TCP; off by default. A non-loopback address\n"
+    "                    needs --tls-cert and --tls-key (PEM)\n";
+
+struct Options {
+  std::string run_dir;
+  std::string state_dir;
+  std::string listen;
+  std::string tls_cert;
+  std::string tls_key;
+};
+
+[[noreturn]] void usage_error(const std::string& why) {
+  std::fprintf(stderr, "vsw-controld: %s\n%s", why.c_str(), kUsage);
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "--run-dir") {
+      o.run_dir = value();
+    } else if (a == "--state-dir") {
+      o.state_dir = value();
+    } else if (a == "--listen") {
+      o.listen = value();
+    } else if (a == "--tls-cert") {
+      o.tls_cert = value();
+    } else if (a == "--tls-key") {
+      o.tls_key = value();
+    } else {
+      usage_error("unknown option '" + a + "'");
+    }
+  }
+  if (o.run_dir.empty()) usage_error("--run-dir is required");
+  if (o.state_dir.empty()) usage_error("--state-dir is required");
+  if (o.tls_cert.empty() != o.tls_key.empty()) usage_error("--tls-cert and --tls-key go together");
+  return o;
+}
+
+// "127.0.0.1:50051", "localhost:50051", "[::1]:50051".
+bool is_loopback(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "vsw-controld: %s: %s\n", path.c_str(), std::strerror(errno));
+    std::exit(1);
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  vsw::set_log_program("vsw-controld");
+  const Options opt = parse(argc, argv);
+  if (!opt.listen.empty() && opt.tls_cert.empty() && !is_loopback(opt.listen))
+    usage_error("--listen " + opt.listen +
+                ": a non-loopback address needs --tls-cert and --tls-key");
+
+  // Signals are taken by sigwait() in main, never delivered to gRPC's or our threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  vsw::ctl::StateStore store(opt.state_dir);
+  vsw::ctl::LoadResult loaded = store.load();
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "vsw-controld: cannot start: %s\n", loaded.error.c_str());
+    return 1;
+  }
+  log(LogLevel::kInfo, "state %s: %s, %d port(s), %d xconnect(s), generation %lu",
+      store.path().c_str(), loaded.existed ? "loaded" : "new", loaded.state.ports_size(),
+      loaded.state.xconnects_size(), loaded.state.generation());
+  if (::mkdir(opt.run_dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    std::fprintf(stderr, "vsw-controld: %s: %s\n", opt.run_dir.c_str(), std::strerror(errno));
+    return 1;
+  }
+
+  vsw::ctl::Controller controller(store, std::move(loaded.state), opt.run_dir);
+  vsw::ctl::ApiService service(controller);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string socket_path = opt.run_dir + "/control.sock";
+  ::unlink(socket_path.c_str());
+  builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials());
+  if (!opt.listen.empty()) {
+    std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+    if (!opt.tls_cert.empty()) {
+      grpc::SslServerCredentialsOptions ssl;
+      ssl.pem_key_cert_pairs.push_back({read_file(opt.tls_key), read_file(opt.tls_cert)});
+      creds = grpc::SslServerCredentials(ssl);
+    }
+    builder.AddListeningPort(opt.listen, creds);
+  }
+  builder.RegisterService(&service);
+  // The socket is created with 0660 from the start: operators in the group may connect.
+  const mode_t old_mask = ::umask(0117);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ::umask(old_mask);
+  if (!server) {
+    std::fprintf(stderr, "vsw-controld: cannot serve on unix:%s%s\n", socket_path.c_str(),
+                 opt.listen.empty() ? "" : (" or " + opt.listen).c_str());
+    return 1;
+  }
+  ::chmod(socket_path.c_str(), 0660);
+  controller.start();
+  log(LogLevel::kInfo, "ready: unix:%s%s%s", socket_path.c_str(), opt.listen.empty() ? "" : ", ",
+      opt.listen.c_str());
+
+  int signo = 0;
+  sigwait(&signals, &signo);
+  log(LogLevel::kInfo, "signal %d: shutting down", signo);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  controller.stop();
+  ::unlink(socket_path.c_str());
+  log(LogLevel::kInfo, "stopped");
+  return 0;
+}

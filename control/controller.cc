@@ -1,0 +1,486 @@
+#include "controller.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <time.h>
+
+#include <algorithm>
+
+#include "log.h"
+#include "port_spec.h"
+
+namespace vsw::ctl {
+
+using grpc::Status;
+using grpc::StatusCode;
+using vswitch::dp::Request;
+using vswitch::dp::Response;
+using vswitch::state::XconnectSpec;
+using vswitch::v1::PortSpec;
+
+namespace {
+
+bool same_config(const vswitch::dp::PortConfig& a, const vswitch::dp::PortConfig& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+bool same_pair(const XconnectSpec& x, const std::string& a, const std::string& b) {
+  return (x.port_a() == a && x.port_b() == b) || (x.port_a() == b && x.port_b() == a);
+}
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void copy_counters(const vswitch::dp::PortStatus& live, vswitch::v1::PortState* state) {
+  state->set_link_up(live.link_up());
+  state->set_mac(live.mac());
+  state->set_port_id(live.port_id());
+  state->set_devargs(live.devargs());
+  state->set_xconnect_peer(live.xconnect_peer());
+  auto* c = state->mutable_counters();
+  c->set_rx_packets(live.rx_packets());
+  c->set_rx_bytes(live.rx_bytes());
+  c->set_tx_packets(live.tx_packets());
+  c->set_tx_bytes(live.tx_bytes());
+  c->set_drop_no_mbufs(live.drops().no_mbufs());
+  c->set_drop_tx_full(live.drops().tx_full());
+  c->set_drop_malformed(live.drops().malformed());
+  c->set_drop_no_destination(live.drops().no_destination());
+}
+
+}  // namespace
+
+Controller::Controller(StateStore& store, vswitch::state::DesiredState initial, std::string run_dir)
+    : store_(store),
+      run_dir_(std::move(run_dir)),
+      dataplane_socket_(run_dir_ + "/dataplane.sock"),
+      state_(std::move(initial)) {}
+
+Controller::~Controller() {
+  stop();
+}
+
+void Controller::start() {
+  reconciler_ = std::thread([this] { reconcile_loop(); });
+}
+
+void Controller::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (reconciler_.joinable()) reconciler_.join();
+}
+
+// ---- dataplane connection ----
+
+bool Controller::call_locked(Request request, Response* response,
+                             std::chrono::milliseconds timeout) {
+  if (!connected_) return false;
+  proto::CallResult r = dataplane_.call(std::move(request), timeout);
+  if (!r.ok()) {
+    mark_disconnected_locked(r.transport_error);
+    return false;
+  }
+  *response = std::move(r.response);
+  return true;
+}
+
+void Controller::mark_disconnected_locked(const std::string& why) {
+  if (connected_) log(LogLevel::kWarning, "dataplane disconnected: %s", why.c_str());
+  connected_ = false;
+  programmed_ = false;
+  last_error_ = why;
+  dataplane_.close();
+  wake_.notify_all();
+}
+
+void Controller::reconcile_loop() {
+  auto backoff = kMinBackoff;
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    if (!connected_) {
+      const std::string err = connect_and_replay_locked();
+      if (err.empty()) {
+        backoff = kMinBackoff;
+        continue;
+      }
+      if (err != last_error_)
+        log(LogLevel::kInfo, "dataplane at %s: %s (retrying)", dataplane_socket_.c_str(),
+            err.c_str());
+      last_error_ = err;
+      connected_ = false;
+      programmed_ = false;
+      dataplane_.close();
+      wake_.wait_for(lk, backoff, [this] { return stopping_; });
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, kMaxBackoff);
+    } else {
+      wake_.wait_for(lk, kPingInterval, [this] { return stopping_ || !connected_; });
+      if (stopping_ || !connected_) continue;
+      Request ping;
+      ping.mutable_status();
+      Response r;
+      if (call_locked(ping, &r, std::chrono::seconds(5)) && r.has_status())
+        dataplane_status_ = r.status();
+    }
+  }
+  dataplane_.close();
+}
+
+std::string Controller::connect_and_replay_locked() {
+  const auto started = Clock::now();
+  if (std::string err = dataplane_.connect(dataplane_socket_); !err.empty()) return err;
+  connected_ = true;  // call_locked() needs it; any failure below resets it
+  Request req;
+  Response r;
+  req.mutable_status();
+  if (!call_locked(req, &r, std::chrono::seconds(5)) || !r.has_status())
+    return "status: " + (r.has_error() ? proto::describe(r.error()) : last_error_);
+  dataplane_status_ = r.status();
+
+  // What the dataplane has now (empty after a restart; everything when controld restarted).
+  req.Clear();
+  req.mutable_xconnect_list();
+  if (!call_locked(req, &r)) return "xconnect list: " + last_error_;
+  const vswitch::dp::XconnectList live_x = r.xconnects();
+  req.Clear();
+  req.mutable_port_list();
+  if (!call_locked(req, &r)) return "port list: " + last_error_;
+  const vswitch::dp::PortList live_ports = r.ports();
+
+  // Remove what is not desired, or not as desired.
+  for (const auto& x : live_x.xconnects()) {
+    const XconnectSpec* want = find_xconnect_locked(x.port_a());
+    if (want && same_pair(*want, x.port_a(), x.port_b())) continue;
+    req.Clear();
+    req.mutable_xconnect_del()->set_port(x.port_a());
+    if (!call_locked(req, &r)) return "xconnect del: " + last_error_;
+  }
+  std::map<std::string, bool> kept;
+  for (const auto& p : live_ports.ports()) {
+    const PortSpec* want = find_port_locked(p.config().name());
+    if (want && same_config(to_dataplane(*want), p.config())) {
+      kept[p.config().name()] = true;
+      continue;
+    }
+    req.Clear();
+    req.mutable_port_del()->set_name(p.config().name());
+    if (!call_locked(req, &r)) return "port del: " + last_error_;
+  }
+  // Add what is missing.
+  port_result_.clear();
+  xconnect_result_.clear();
+  for (const PortSpec& spec : state_.ports()) {
+    if (kept.count(spec.name())) {
+      port_result_[spec.name()] = "";
+    } else {
+      program_port_locked(spec);
+    }
+    if (!connected_) return "replaying port " + spec.name() + ": " + last_error_;
+  }
+  for (const XconnectSpec& x : state_.xconnects()) {
+    bool live = false;
+    for (const auto& l : live_x.xconnects()) live |= same_pair(x, l.port_a(), l.port_b());
+    if (live && kept.count(x.port_a()) && kept.count(x.port_b())) {
+      xconnect_result_[x.port_a()] = "";
+    } else {
+      program_xconnect_locked(x);
+    }
+    if (!connected_) return "replaying xconnect " + x.port_a() + ": " + last_error_;
+  }
+  programmed_ = true;
+  ++connects_;
+  last_replay_ms_ = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+  last_error_.clear();
+  log(LogLevel::kInfo,
+      "dataplane connected (pid %u): %d port(s), %d xconnect(s) programmed in %lu ms",
+      dataplane_status_.pid(), state_.ports_size(), state_.xconnects_size(), last_replay_ms_);
+  return {};
+}
+
+void Controller::program_port_locked(const PortSpec& spec) {
+  Request req;
+  *req.mutable_port_add()->mutable_port() = to_dataplane(spec);
+  Response r;
+  if (!call_locked(req, &r)) return;  // pending: replayed on reconnect
+  if (r.has_error()) {
+    port_result_[spec.name()] = proto::describe(r.error());
+    log(LogLevel::kWarning, "port %s: the dataplane refused it: %s", spec.name().c_str(),
+        port_result_[spec.name()].c_str());
+  } else {
+    port_result_[spec.name()] = "";
+  }
+}
+
+void Controller::program_xconnect_locked(const XconnectSpec& x) {
+  for (const std::string& p : {x.port_a(), x.port_b()}) {
+    auto it = port_result_.find(p);
+    if (it != port_result_.end() && !it->second.empty()) {
+      xconnect_result_[x.port_a()] = "port '" + p + "' is not in the dataplane: " + it->second;
+      return;
+    }
+  }
+  Request req;
+  req.mutable_xconnect_add()->set_port_a(x.port_a());
+  req.mutable_xconnect_add()->set_port_b(x.port_b());
+  Response r;
+  if (!call_locked(req, &r)) return;
+  xconnect_result_[x.port_a()] = r.has_error() ? proto::describe(r.error()) : "";
+}
+
+// ---- desired state ----
+
+Status Controller::persist_locked(vswitch::state::DesiredState next) {
+  next.set_generation(state_.generation() + 1);
+  if (std::string err = store_.save(next); !err.empty()) {
+    log(LogLevel::kError, "cannot persist the state: %s", err.c_str());
+    return Status(StatusCode::INTERNAL, "state: cannot be written (" + err + "); nothing changed");
+  }
+  state_ = std::move(next);
+  return Status::OK;
+}
+
+const PortSpec* Controller::find_port_locked(const std::string& name) const {
+  for (const PortSpec& p : state_.ports()) {
+    if (p.name() == name) return &p;
+  }
+  return nullptr;
+}
+
+const XconnectSpec* Controller::find_xconnect_locked(const std::string& port) const {
+  for (const XconnectSpec& x : state_.xconnects()) {
+    if (x.port_a() == port || x.port_b() == port) return &x;
+  }
+  return nullptr;
+}
+
+void Controller::fill_port_locked(const PortSpec& spec, const vswitch::dp::PortStatus* live,
+                                  vswitch::v1::Port* out) const {
+  *out->mutable_spec() = spec;
+  auto* state = out->mutable_state();
+  auto it = port_result_.find(spec.name());
+  state->set_programmed(connected_ && it != port_result_.end() && it->second.empty());
+  if (it != port_result_.end()) state->set_error(it->second);
+  if (live) copy_counters(*live, state);
+}
+
+Status Controller::add_port(const PortSpec& requested, vswitch::v1::Port* out) {
+  if (Status s = validate_port(requested); !s.ok()) return s;
+  const PortSpec spec = normalize_port(requested);
+  std::lock_guard lk(mu_);
+  if (find_port_locked(spec.name()))
+    return Status(StatusCode::ALREADY_EXISTS, "name: port '" + spec.name() + "' already exists");
+  if (state_.ports_size() >= kMaxPorts)
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "ports: the limit of " + std::to_string(kMaxPorts) + " ports is reached");
+  for (const PortSpec& p : state_.ports()) {
+    if (!spec.iface().empty() && p.iface() == spec.iface())
+      return Status(StatusCode::ALREADY_EXISTS,
+                    "iface: '" + spec.iface() + "' is already used by port '" + p.name() + "'");
+    if (!spec.socket().empty() && p.socket() == spec.socket())
+      return Status(StatusCode::ALREADY_EXISTS,
+                    "socket: '" + spec.socket() + "' is already used by port '" + p.name() + "'");
+  }
+  vswitch::state::DesiredState next = state_;
+  *next.add_ports() = spec;
+  if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
+  program_port_locked(spec);
+  fill_port_locked(spec, nullptr, out);
+  return Status::OK;
+}
+
+Status Controller::delete_port(const std::string& name) {
+  std::lock_guard lk(mu_);
+  if (!find_port_locked(name)) return Status(StatusCode::NOT_FOUND, "name: no port '" + name + "'");
+  if (const XconnectSpec* x = find_xconnect_locked(name)) {
+    const std::string peer = x->port_a() == name ? x->port_b() : x->port_a();
+    return Status(StatusCode::FAILED_PRECONDITION, "name: port '" + name +
+                                                       "' is cross-connected to '" + peer +
+                                                       "'; delete the xconnect first");
+  }
+  vswitch::state::DesiredState next = state_;
+  auto* ports = next.mutable_ports();
+  ports->erase(std::remove_if(ports->begin(), ports->end(),
+                              [&](const PortSpec& p) { return p.name() == name; }),
+               ports->end());
+  if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
+  Request req;
+  req.mutable_port_del()->set_name(name);
+  Response r;
+  call_locked(req, &r);  // NOT_FOUND is fine: the dataplane had refused it
+  port_result_.erase(name);
+  return Status::OK;
+}
+
+Status Controller::get_port(const std::string& name, vswitch::v1::Port* out) {
+  std::lock_guard lk(mu_);
+  const PortSpec* spec = find_port_locked(name);
+  if (!spec) return Status(StatusCode::NOT_FOUND, "name: no port '" + name + "'");
+  Request req;
+  req.mutable_port_list();
+  Response r;
+  const vswitch::dp::PortStatus* live = nullptr;
+  if (call_locked(req, &r, std::chrono::seconds(5))) {
+    for (const auto& p : r.ports().ports()) {
+      if (p.config().name() == name) live = &p;
+    }
+  }
+  fill_port_locked(*spec, live, out);
+  return Status::OK;
+}
+
+void Controller::list_ports(vswitch::v1::ListPortsResponse* out) {
+  std::lock_guard lk(mu_);
+  Request req;
+  req.mutable_port_list();
+  Response r;
+  std::map<std::string, const vswitch::dp::PortStatus*> live;
+  if (call_locked(req, &r, std::chrono::seconds(5))) {
+    for (const auto& p : r.ports().ports()) live[p.config().name()] = &p;
+  }
+  for (const PortSpec& spec : state_.ports()) {
+    auto it = live.find(spec.name());
+    fill_port_locked(spec, it == live.end() ? nullptr : it->second, out->add_ports());
+  }
+}
+
+Status Controller::add_xconnect(const std::string& a, const std::string& b,
+                                vswitch::v1::Xconnect* out) {
+  if (a.empty()) return Status(StatusCode::INVALID_ARGUMENT, "port_a: required");
+  if (b.empty()) return Status(StatusCode::INVALID_ARGUMENT, "port_b: required");
+  if (a == b)
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "port_b: '" + b + "' is also port_a; a port cannot be cross-connected to itself");
+  std::lock_guard lk(mu_);
+  for (const auto& [field, name] : {std::pair{"port_a", a}, std::pair{"port_b", b}}) {
+    if (!find_port_locked(name))
+      return Status(StatusCode::NOT_FOUND, std::string(field) + ": no port '" + name + "'");
+    if (const XconnectSpec* x = find_xconnect_locked(name)) {
+      const std::string peer = x->port_a() == name ? x->port_b() : x->port_a();
+      return Status(
+          StatusCode::ALREADY_EXISTS,
+          std::string(field) + ": '" + name + "' is already cross-connected to '" + peer + "'");
+    }
+  }
+  vswitch::state::DesiredState next = state_;
+  XconnectSpec* x = next.add_xconnects();
+  x->set_port_a(a);
+  x->set_port_b(b);
+  const XconnectSpec stored = *x;
+  if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
+  program_xconnect_locked(stored);
+  out->set_port_a(a);
+  out->set_port_b(b);
+  auto it = xconnect_result_.find(a);
+  out->set_programmed(connected_ && it != xconnect_result_.end() && it->second.empty());
+  if (it != xconnect_result_.end()) out->set_error(it->second);
+  return Status::OK;
+}
+
+Status Controller::delete_xconnect(const std::string& port) {
+  std::lock_guard lk(mu_);
+  const XconnectSpec* x = find_xconnect_locked(port);
+  if (!x) {
+    if (!find_port_locked(port))
+      return Status(StatusCode::NOT_FOUND, "port: no port '" + port + "'");
+    return Status(StatusCode::NOT_FOUND, "port: '" + port + "' is not cross-connected");
+  }
+  const std::string port_a = x->port_a();
+  vswitch::state::DesiredState next = state_;
+  auto* list = next.mutable_xconnects();
+  list->erase(std::remove_if(list->begin(), list->end(),
+                             [&](const XconnectSpec& s) { return s.port_a() == port_a; }),
+              list->end());
+  if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
+  Request req;
+  req.mutable_xconnect_del()->set_port(port_a);
+  Response r;
+  call_locked(req, &r);
+  xconnect_result_.erase(port_a);
+  return Status::OK;
+}
+
+void Controller::list_xconnects(vswitch::v1::ListXconnectsResponse* out) {
+  std::lock_guard lk(mu_);
+  for (const XconnectSpec& x : state_.xconnects()) {
+    auto* o = out->add_xconnects();
+    o->set_port_a(x.port_a());
+    o->set_port_b(x.port_b());
+    auto it = xconnect_result_.find(x.port_a());
+    o->set_programmed(connected_ && it != xconnect_result_.end() && it->second.empty());
+    if (it != xconnect_result_.end()) o->set_error(it->second);
+  }
+}
+
+void Controller::status(vswitch::v1::Status* out) {
+  std::lock_guard lk(mu_);
+  out->set_version(VSW_VERSION);
+  out->set_state_file(store_.path());
+  out->set_ports(static_cast<uint32_t>(state_.ports_size()));
+  out->set_xconnects(static_cast<uint32_t>(state_.xconnects_size()));
+  auto* dp = out->mutable_dataplane();
+  dp->set_state(connected_ ? "connected" : "disconnected");
+  dp->set_programmed(connected_ && programmed_);
+  dp->set_socket(dataplane_socket_);
+  dp->set_last_error(last_error_);
+  dp->set_connects(connects_);
+  dp->set_last_replay_ms(last_replay_ms_);
+  if (connected_) {
+    dp->set_pid(dataplane_status_.pid());
+    dp->set_version(dataplane_status_.version());
+    dp->set_memory_mode(dataplane_status_.memory_mode());
+    dp->set_workers(dataplane_status_.workers());
+    dp->set_uptime_ms(dataplane_status_.uptime_ms());
+  }
+  for (const auto& [name, err] : port_result_) {
+    if (err.empty()) continue;
+    auto* e = out->add_errors();
+    e->set_object("port " + name);
+    e->set_error(err);
+  }
+  for (const auto& [name, err] : xconnect_result_) {
+    if (err.empty()) continue;
+    auto* e = out->add_errors();
+    e->set_object("xconnect " + name);
+    e->set_error(err);
+  }
+}
+
+Status Controller::stats(vswitch::v1::Stats* out) {
+  std::lock_guard lk(mu_);
+  if (!connected_)
+    return Status(
+        StatusCode::UNAVAILABLE,
+        "dataplane: disconnected" + (last_error_.empty() ? "" : " (" + last_error_ + ")"));
+  Request req;
+  req.mutable_stats();
+  Response r;
+  if (!call_locked(req, &r, std::chrono::seconds(5)))
+    return Status(StatusCode::UNAVAILABLE, "dataplane: " + last_error_);
+  out->set_timestamp_ns(monotonic_ns());
+  const vswitch::dp::Stats& s = r.stats();
+  out->set_tsc_hz(s.tsc_hz());
+  std::map<std::string, const vswitch::dp::PortStatus*> live;
+  for (const auto& p : s.ports()) live[p.config().name()] = &p;
+  for (const PortSpec& spec : state_.ports()) {
+    auto it = live.find(spec.name());
+    fill_port_locked(spec, it == live.end() ? nullptr : it->second, out->add_ports());
+  }
+  for (const auto& w : s.workers()) {
+    auto* o = out->add_workers();
+    o->set_worker(w.worker());
+    o->set_lcore(w.lcore());
+    o->set_loops(w.loops());
+    o->set_busy_loops(w.busy_loops());
+    o->set_packets(w.packets());
+    o->set_busy_cycles(w.busy_cycles());
+    *o->mutable_rx_queues() = w.rx_queues();
+  }
+  return Status::OK;
+}
+
+}  // namespace vsw::ctl

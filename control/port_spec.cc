@@ -1,0 +1,130 @@
+#include "port_spec.h"
+
+#include <array>
+#include <utility>
+
+#include "port_fields.h"
+
+namespace vsw::ctl {
+
+namespace {
+
+using vswitch::dp::PortType;
+
+constexpr std::array<std::pair<const char*, PortType>, 7> kTypes = {{
+    {"vhost-user", vswitch::dp::PORT_TYPE_VHOST_USER},
+    {"tap", vswitch::dp::PORT_TYPE_TAP},
+    {"af-packet", vswitch::dp::PORT_TYPE_AF_PACKET},
+    {"af-xdp", vswitch::dp::PORT_TYPE_AF_XDP},
+    {"dpdk", vswitch::dp::PORT_TYPE_DPDK},
+    {"ring", vswitch::dp::PORT_TYPE_RING},
+    {"null", vswitch::dp::PORT_TYPE_NULL},
+}};
+
+PortType type_of(const std::string& name) {
+  for (const auto& [n, t] : kTypes) {
+    if (name == n) return t;
+  }
+  return vswitch::dp::PORT_TYPE_UNSPECIFIED;
+}
+
+grpc::Status invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+// A field that does not apply to the port type is refused rather than silently ignored.
+grpc::Status refuse_unless(bool applies, const std::string& field, const std::string& value,
+                           const std::string& type) {
+  if (applies || value.empty()) return grpc::Status::OK;
+  return invalid(field + ": '" + value + "' does not apply to a " + type + " port");
+}
+
+}  // namespace
+
+std::string port_type_names() {
+  std::string out;
+  for (const auto& [n, t] : kTypes) out += (out.empty() ? "" : ", ") + std::string(n);
+  return out;
+}
+
+grpc::Status validate_port(const vswitch::v1::PortSpec& spec) {
+  if (std::string err = fields::check_port_name(spec.name()); !err.empty()) return invalid(err);
+  if (spec.type().empty()) return invalid("type: required (one of " + port_type_names() + ")");
+  const PortType type = type_of(spec.type());
+  if (type == vswitch::dp::PORT_TYPE_UNSPECIFIED)
+    return invalid("type: '" + spec.type() + "' is not a port type (one of " + port_type_names() +
+                   ")");
+  const std::string& t = spec.type();
+  const bool vhost = type == vswitch::dp::PORT_TYPE_VHOST_USER;
+  const bool tap = type == vswitch::dp::PORT_TYPE_TAP;
+  const bool kernel =
+      type == vswitch::dp::PORT_TYPE_AF_PACKET || type == vswitch::dp::PORT_TYPE_AF_XDP;
+  for (const grpc::Status& s :
+       {refuse_unless(vhost, "socket", spec.socket(), t),
+        refuse_unless(vhost, "mode", spec.mode(), t),
+        refuse_unless(tap || kernel, "iface", spec.iface(), t),
+        refuse_unless(type == vswitch::dp::PORT_TYPE_DPDK, "devargs", spec.devargs(), t),
+        refuse_unless(vhost || tap, "mac", spec.mac(), t)}) {
+    if (!s.ok()) return s;
+  }
+  if (spec.queues() > fields::kMaxQueuesPerPort)
+    return invalid("queues: " + std::to_string(spec.queues()) + " is more than the limit of " +
+                   std::to_string(fields::kMaxQueuesPerPort));
+  if (vhost) {
+    if (!spec.mode().empty() && spec.mode() != "server" && spec.mode() != "client")
+      return invalid("mode: '" + spec.mode() + "' is neither server nor client");
+    const std::string& socket = spec.socket();
+    if (!socket.empty()) {
+      if (socket[0] != '/') return invalid("socket: '" + socket + "' must be an absolute path");
+      if (socket.find(',') != std::string::npos)
+        return invalid("socket: '" + socket + "' must not contain ','");
+      if (socket.size() > fields::kMaxSocketPathLength)
+        return invalid("socket: '" + socket + "' is longer than " +
+                       std::to_string(fields::kMaxSocketPathLength) + " characters");
+    }
+  }
+  if (kernel && spec.iface().empty()) return invalid("iface: required for a " + t + " port");
+  if (!spec.iface().empty()) {
+    if (std::string err = fields::check_iface_name(spec.iface()); !err.empty()) return invalid(err);
+  }
+  if (tap && spec.iface().empty()) {
+    if (std::string err = fields::check_iface_name(spec.name(), "name"); !err.empty())
+      return invalid("iface: not given, so the tap interface would be the port name, but " + err);
+  }
+  if (type == vswitch::dp::PORT_TYPE_DPDK) {
+    if (spec.devargs().empty())
+      return invalid("devargs: required for a dpdk port (a PCI address or a vdev)");
+    if (spec.devargs().find_first_of(" \t\n") != std::string::npos)
+      return invalid("devargs: '" + spec.devargs() + "' must not contain white space");
+  }
+  uint8_t mac[6];
+  if (!spec.mac().empty() && !fields::parse_mac(spec.mac(), mac))
+    return invalid("mac: '" + spec.mac() + "' is not a unicast MAC address like 02:00:00:00:00:01");
+  return grpc::Status::OK;
+}
+
+vswitch::v1::PortSpec normalize_port(const vswitch::v1::PortSpec& spec) {
+  vswitch::v1::PortSpec out = spec;
+  if (out.queues() == 0) out.set_queues(1);
+  if (out.type() == "vhost-user" && out.mode().empty()) out.set_mode("server");
+  if (out.type() == "tap" && out.iface().empty()) out.set_iface(out.name());
+  return out;
+}
+
+vswitch::dp::PortConfig to_dataplane(const vswitch::v1::PortSpec& spec) {
+  vswitch::dp::PortConfig c;
+  c.set_name(spec.name());
+  c.set_type(type_of(spec.type()));
+  c.set_iface(spec.iface());
+  c.set_socket(spec.socket());
+  if (spec.mode() == "client")
+    c.set_mode(vswitch::dp::VHOST_MODE_CLIENT);
+  else if (spec.mode() == "server")
+    c.set_mode(vswitch::dp::VHOST_MODE_SERVER);
+  c.set_queues(spec.queues());
+  c.set_devargs(spec.devargs());
+  c.set_mac(spec.mac());
+  return c;
+}
+
+}  // namespace vsw::ctl

@@ -1,0 +1,27 @@
+// Validation of the public PortSpec and its translation to the dataplane's PortConfig.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "dataplane.pb.h"
+#include "vswitch.pb.h"
+
+namespace vsw::ctl {
+
+// The port types of the API, as spelled there ("vhost-user", ...), joined for messages.
+std::string port_type_names();
+
+// INVALID_ARGUMENT naming the field and the value, or OK. Checks everything that does not
+// depend on other objects (duplicates are the caller's).
+grpc::Status validate_port(const vswitch::v1::PortSpec& spec);
+
+// The spec with defaults made explicit (mode "server" for vhost-user, queues 1, tap iface =
+// name), so that what is stored and compared is what runs. `spec` must be valid.
+vswitch::v1::PortSpec normalize_port(const vswitch::v1::PortSpec& spec);
+
+// The dataplane's form of a valid spec.
+vswitch::dp::PortConfig to_dataplane(const vswitch::v1::PortSpec& spec);
+
+}  // namespace vsw::ctl
