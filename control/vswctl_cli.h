@@ -63,6 +63,7 @@ class Client {
 
  private:
   Stub& stub();
+  std::string connect_detail(const std::string& message) const;
 
   std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -107,18 +108,18 @@ struct ArgSpec {
 
 struct VerbSpec {
   std::string_view name;  // "add"; empty when the object is itself the command (status, stats)
-  std::vector<ArgSpec> args;
-  std::vector<OptionSpec> options;
-  std::string_view usage;    // after "vswctl OBJECT VERB": "NAME --type TYPE [OPTIONS]"
-  std::string_view summary;  // one line, for the object's and the top-level help
-  std::string_view details;  // the rest of 'vswctl OBJECT VERB --help', may be empty
+  std::vector<ArgSpec> args = {};
+  std::vector<OptionSpec> options = {};
+  std::string_view usage = {};    // after "vswctl OBJECT VERB": "NAME --type TYPE [OPTIONS]"
+  std::string_view summary = {};  // one line, for the object's and the top-level help
+  std::string_view details = {};  // the rest of 'vswctl OBJECT VERB --help', may be empty
   Handler run = nullptr;
 };
 
 struct ObjectSpec {
   std::string_view name;  // "port"
   std::string_view summary;
-  std::vector<VerbSpec> verbs;
+  std::vector<VerbSpec> verbs = {};
 };
 
 // The object families, in the order 'vswctl --help' lists them (defined in vswctl_<object>.cc).

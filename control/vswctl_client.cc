@@ -60,6 +60,23 @@ std::string one_line(std::string text) {
 
 }  // namespace
 
+// gRPC wraps the connect error in "failed to connect to all addresses; last error: UNKNOWN:
+// unix:/run/vswitch/control.sock: No such file or directory"; the operator needs the errno.
+std::string Client::connect_detail(const std::string& message) const {
+  std::string detail = message;
+  constexpr std::string_view kLastError = "last error: ";
+  if (const auto pos = detail.rfind(kLastError); pos != std::string::npos) {
+    detail.erase(0, pos + kLastError.size());
+  }
+  if (detail.starts_with("UNKNOWN: ")) detail.erase(0, 9);
+  if (detail.starts_with(target_ + ": ")) detail.erase(0, target_.size() + 2);
+  if (detail.empty()) detail = message;
+  if (target_.starts_with("unix:") && detail.find("No such file") != std::string::npos) {
+    detail += " (is vsw-controld running with this run dir? see --run-dir, VSW_RUN_DIR)";
+  }
+  return detail;
+}
+
 Stub& Client::stub() {
   if (!stub_) {
     channel_ = grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
@@ -75,7 +92,7 @@ std::string Client::describe(const grpc::Status& status) {
   // controld's own UNAVAILABLE (say, the dataplane is down) arrives over a READY channel.
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE && channel_ &&
       channel_->GetState(false) != GRPC_CHANNEL_READY) {
-    return code + ": cannot reach vsw-controld at " + target_ + ": " + message;
+    return code + ": cannot reach vsw-controld at " + target_ + ": " + connect_detail(message);
   }
   if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     return code + ": no reply from vsw-controld at " + target_ + " within " +

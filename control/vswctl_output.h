@@ -51,8 +51,9 @@ class KeyValues {
 };
 
 // The response as one JSON document on one line: the proto3 JSON mapping with the .proto field
-// names and every field present (zeros and empty strings included), so scripts need no
-// defaults. 64-bit integers are JSON strings, as that mapping specifies.
+// names and every scalar field present (zeros and empty strings included), so scripts need
+// no defaults; an unset sub-message is still omitted. 64-bit integers are JSON strings, as that
+// mapping specifies.
 void print_json(const google::protobuf::Message& message);
 
 // A JSON string literal, quoted and escaped, for documents vswctl builds itself (stats --watch).

@@ -1,0 +1,268 @@
+// vswctl port add|del|list|show.
+//
+// Spec fields go to controld as typed: controld validates them and names the field in its
+// INVALID_ARGUMENT, so vswctl checks only what it must to build the request (--queues is a
+// uint32 on the wire).
+#include <charconv>
+#include <cstdio>
+#include <string>
+
+#include "vswctl_cli.h"
+#include "vswctl_output.h"
+
+namespace vsw::cli {
+namespace {
+
+using vswitch::v1::Port;
+
+// What a port is attached through, for the one-line confirmation of 'port add'.
+std::string port_summary(const vswitch::v1::PortSpec& spec) {
+  std::string summary = spec.type();
+  if (spec.type() == "vhost-user" && !spec.mode().empty() && spec.mode() != "server") {
+    summary += " " + spec.mode();
+  }
+  if (!spec.socket().empty()) summary += ", socket " + spec.socket();
+  if (!spec.iface().empty()) summary += ", iface " + spec.iface();
+  if (!spec.devargs().empty()) summary += ", devargs " + spec.devargs();
+  if (spec.queues() > 1) summary += ", " + std::to_string(spec.queues()) + " queues";
+  if (!spec.mac().empty()) summary += ", mac " + spec.mac();
+  return summary;
+}
+
+int run_port_add(Context& context, const Args& args) {
+  vswitch::v1::AddPortRequest request;
+  auto* spec = request.mutable_port();
+  spec->set_name(args.positional[0]);
+  spec->set_type(args.get("--type"));
+  spec->set_mode(args.get("--mode"));
+  spec->set_socket(args.get("--socket"));
+  spec->set_mac(args.get("--mac"));
+  spec->set_iface(args.get("--iface"));
+  spec->set_devargs(args.get("--devargs"));
+  if (args.has("--queues")) {
+    const std::string text = args.get("--queues");
+    uint32_t queues = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), queues);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      return usage_error("port add", "--queues: '" + text + "' is not a number");
+    }
+    spec->set_queues(queues);
+  }
+
+  Port port;
+  const grpc::Status rpc = context.client.call(&Stub::AddPort, request, &port);
+  if (!rpc.ok()) return report_failure(context, rpc);
+  if (context.json) {
+    print_json(port);
+  } else {
+    std::string line = "port " + port.spec().name() + " added (" + port_summary(port.spec()) + ")";
+    if (port.state().error().empty() && !port.state().programmed()) {
+      line += ", pending: programmed once the dataplane is connected";
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  if (!port.state().error().empty()) {
+    print_error("warning: port " + port.spec().name() +
+                " is stored but the dataplane refused it: " + port.state().error() +
+                " (retried when the dataplane reconnects)");
+  }
+  return kExitOk;
+}
+
+int run_port_del(Context& context, const Args& args) {
+  vswitch::v1::DeletePortRequest request;
+  request.set_name(args.positional[0]);
+  vswitch::v1::DeletePortResponse response;
+  const grpc::Status rpc = context.client.call(&Stub::DeletePort, request, &response);
+  if (!rpc.ok()) return report_failure(context, rpc);
+  if (context.json) {
+    print_json(response);
+  } else {
+    std::printf("port %s deleted\n", request.name().c_str());
+  }
+  return kExitOk;
+}
+
+// The MAC the port has on the dataplane, else the one asked for.
+std::string port_mac(const Port& port) {
+  return or_dash(port.state().mac().empty() ? port.spec().mac() : port.state().mac());
+}
+
+// Link state is only known for a port the dataplane has.
+std::string port_link(const Port& port) {
+  if (!port.state().programmed()) return "-";
+  return port.state().link_up() ? "up" : "down";
+}
+
+int run_port_list(Context& context, const Args&) {
+  vswitch::v1::ListPortsResponse response;
+  const grpc::Status rpc = context.client.call(&Stub::ListPorts, {}, &response);
+  if (!rpc.ok()) return report_failure(context, rpc);
+  if (context.json) {
+    print_json(response);
+    return kExitOk;
+  }
+  using Align = Table::Align;
+  Table table({{"NAME"},
+               {"TYPE"},
+               {"STATE"},
+               {"LINK"},
+               {"MAC"},
+               {"RX_PKTS", Align::kRight},
+               {"TX_PKTS", Align::kRight},
+               {"DROPS", Align::kRight},
+               {"XCONNECT"}});
+  for (const auto& port : response.ports()) {
+    const auto& counters = port.state().counters();
+    table.add_row({port.spec().name(), port.spec().type(), std::string(port_state_name(port)),
+                   port_link(port), port_mac(port), std::to_string(counters.rx_packets()),
+                   std::to_string(counters.tx_packets()), std::to_string(total_drops(counters)),
+                   or_dash(port.state().xconnect_peer())});
+  }
+  table.print();
+  return kExitOk;
+}
+
+void print_port(const Port& port) {
+  const auto& spec = port.spec();
+  const auto& state = port.state();
+  const auto& counters = state.counters();
+  KeyValues kv;
+  kv.add("name", spec.name());
+  kv.add("type", or_dash(spec.type()));
+  kv.add("mode", or_dash(spec.mode()));
+  kv.add("socket", or_dash(spec.socket()));
+  kv.add("queues", spec.queues() == 0 ? "1" : std::to_string(spec.queues()));
+  kv.add("iface", or_dash(spec.iface()));
+  kv.add("mac", port_mac(port));
+  if (!spec.mac().empty() && !state.mac().empty() && spec.mac() != state.mac()) {
+    kv.add("requested mac", spec.mac());
+  }
+  kv.add("devargs", or_dash(state.devargs().empty() ? spec.devargs() : state.devargs()));
+  kv.add("state", std::string(port_state_name(port)));
+  kv.add("error", or_dash(state.error()));
+  kv.add("port id", state.programmed() ? std::to_string(state.port_id()) : "-");
+  kv.add("link", port_link(port));
+  kv.add("xconnect", or_dash(state.xconnect_peer()));
+  kv.add("rx packets", std::to_string(counters.rx_packets()));
+  kv.add("rx bytes", std::to_string(counters.rx_bytes()));
+  kv.add("tx packets", std::to_string(counters.tx_packets()));
+  kv.add("tx bytes", std::to_string(counters.tx_bytes()));
+  kv.add("drops", std::to_string(total_drops(counters)));
+  for (const auto& [reason, count] : drop_reasons(counters)) {
+    kv.add("  " + reason, std::to_string(count));
+  }
+  kv.print();
+}
+
+int run_port_show(Context& context, const Args& args) {
+  vswitch::v1::GetPortRequest request;
+  request.set_name(args.positional[0]);
+  Port port;
+  const grpc::Status rpc = context.client.call(&Stub::GetPort, request, &port);
+  if (!rpc.ok()) return report_failure(context, rpc);
+  if (context.json) {
+    print_json(port);
+  } else {
+    print_port(port);
+  }
+  return kExitOk;
+}
+
+constexpr std::string_view kAddDetails =
+    "Stores the port in controld's desired state (on disk before the reply) and adds it to\n"
+    "the dataplane. Prints 'port NAME added (TYPE, ...)' with what controld stored, defaults\n"
+    "filled in. When the dataplane refuses the port, the port stays stored, the refusal is\n"
+    "printed as a warning on stderr, the exit status is still 0, and the port is retried when\n"
+    "the dataplane reconnects ('vswctl port show NAME' and 'vswctl status' show the error).\n"
+    "\n"
+    "Types and the options they use:\n"
+    "  vhost-user  [--mode server|client] [--socket PATH] [--queues N] [--mac MAC]\n"
+    "              server (default): the dataplane listens on the socket (default\n"
+    "              RUN/vhost/NAME.sock); client: the guest listens and the dataplane reconnects\n"
+    "  tap         [--iface IFNAME] [--mac MAC]    a kernel tap device (default: NAME)\n"
+    "  af-packet   --iface IFNAME                  an existing kernel interface, AF_PACKET\n"
+    "  af-xdp      --iface IFNAME                  an existing kernel interface, AF_XDP\n"
+    "  dpdk        --devargs DEVARGS               a PCI address or a DPDK vdev\n"
+    "  ring, null                                  test ports\n"
+    "Values are checked by controld, whose error names the field (INVALID_ARGUMENT: ...).\n"
+    "\n"
+    "With --json: the stored vswitch.v1.Port.\n";
+
+constexpr std::string_view kListDetails =
+    "One line per port: NAME, TYPE, STATE (programmed; pending: stored, not yet on the\n"
+    "dataplane; error: the dataplane refused it, see 'port show'), LINK (up, down; - when not\n"
+    "on the dataplane), MAC, RX_PKTS, TX_PKTS, DROPS (all reasons), XCONNECT (the peer).\n"
+    "\n"
+    "With --json: vswitch.v1.ListPortsResponse.\n";
+
+constexpr std::string_view kShowDetails =
+    "Prints the port's spec (type, mode, socket, queues, iface, mac, devargs), its state\n"
+    "(programmed, pending or error, and the error), its dataplane port id, link, the devargs\n"
+    "it was probed with, its cross-connect peer, rx/tx packets and bytes, and its drops, in\n"
+    "total and by reason, one per line.\n"
+    "\n"
+    "With --json: vswitch.v1.Port.\n";
+
+}  // namespace
+
+const ObjectSpec& port_object() {
+  static const ObjectSpec kObject{
+      .name = "port",
+      .summary =
+          "Ports: vhost-user sockets, kernel interfaces (tap, af-packet, af-xdp), DPDK\n"
+          "devices, and ring/null test ports.",
+      .verbs =
+          {
+              {
+                  .name = "add",
+                  .args = {{"NAME"}},
+                  .options =
+                      {
+                          {"--type", "TYPE",
+                           "vhost-user, tap, af-packet, af-xdp, dpdk, ring or null"},
+                          {"--mode", "server|client", "vhost-user: who listens (default server)"},
+                          {"--socket", "PATH",
+                           "vhost-user: the socket (default RUN/vhost/NAME.sock)"},
+                          {"--queues", "N", "vhost-user: queue pairs, 1-16 (default 1)"},
+                          {"--mac", "MAC", "tap, vhost-user: the MAC, 02:00:00:00:00:01"},
+                          {"--iface", "IFNAME",
+                           "tap (default NAME), af-packet, af-xdp: the kernel interface"},
+                          {"--devargs", "DEVARGS", "dpdk: a PCI address or a vdev"},
+                      },
+                  .usage = "NAME --type TYPE [OPTIONS]",
+                  .summary = "add a port",
+                  .details = kAddDetails,
+                  .run = run_port_add,
+              },
+              {
+                  .name = "del",
+                  .args = {{"NAME"}},
+                  .usage = "NAME",
+                  .summary = "delete a port",
+                  .details = "Fails with FAILED_PRECONDITION while a cross-connect uses it.\n"
+                             "\n"
+                             "With --json: {}.\n",
+                  .run = run_port_del,
+              },
+              {
+                  .name = "list",
+                  .usage = "",
+                  .summary = "list ports: state, link, MAC, packets, drops, peer",
+                  .details = kListDetails,
+                  .run = run_port_list,
+              },
+              {
+                  .name = "show",
+                  .args = {{"NAME"}},
+                  .usage = "NAME",
+                  .summary = "one port: spec, state, link, counters, drops by reason",
+                  .details = kShowDetails,
+                  .run = run_port_show,
+              },
+          },
+  };
+  return kObject;
+}
+
+}  // namespace vsw::cli
