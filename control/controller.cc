@@ -102,6 +102,7 @@ void Controller::reconcile_loop() {
   auto backoff = kMinBackoff;
   std::unique_lock lk(mu_);
   while (!stopping_) {
+    publish_status_locked();
     if (!connected_) {
       const std::string err = connect_and_replay_locked();
       if (err.empty()) {
@@ -202,7 +203,7 @@ std::string Controller::connect_and_replay_locked() {
   return {};
 }
 
-void Controller::program_port_locked(const PortSpec& spec) {
+void Controller::program_port_locked(const PortSpec& spec, vswitch::dp::PortStatus* live) {
   Request req;
   *req.mutable_port_add()->mutable_port() = to_dataplane(spec);
   Response r;
@@ -213,6 +214,7 @@ void Controller::program_port_locked(const PortSpec& spec) {
         port_result_[spec.name()].c_str());
   } else {
     port_result_[spec.name()] = "";
+    if (live) *live = r.port();
   }
 }
 
@@ -265,12 +267,13 @@ void Controller::fill_port_locked(const PortSpec& spec, const vswitch::dp::PortS
   auto it = port_result_.find(spec.name());
   state->set_programmed(connected_ && it != port_result_.end() && it->second.empty());
   if (it != port_result_.end()) state->set_error(it->second);
+  state->mutable_counters();  // present (zero) even when the dataplane has not got the port
   if (live) copy_counters(*live, state);
 }
 
 Status Controller::add_port(const PortSpec& requested, vswitch::v1::Port* out) {
   if (Status s = validate_port(requested); !s.ok()) return s;
-  const PortSpec spec = normalize_port(requested);
+  const PortSpec spec = normalize_port(requested, run_dir_);
   std::lock_guard lk(mu_);
   if (find_port_locked(spec.name()))
     return Status(StatusCode::ALREADY_EXISTS, "name: port '" + spec.name() + "' already exists");
@@ -288,8 +291,10 @@ Status Controller::add_port(const PortSpec& requested, vswitch::v1::Port* out) {
   vswitch::state::DesiredState next = state_;
   *next.add_ports() = spec;
   if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
-  program_port_locked(spec);
-  fill_port_locked(spec, nullptr, out);
+  vswitch::dp::PortStatus live;
+  program_port_locked(spec, &live);
+  fill_port_locked(spec, live.has_config() ? &live : nullptr, out);
+  publish_status_locked();
   return Status::OK;
 }
 
@@ -313,6 +318,7 @@ Status Controller::delete_port(const std::string& name) {
   Response r;
   call_locked(req, &r);  // NOT_FOUND is fine: the dataplane had refused it
   port_result_.erase(name);
+  publish_status_locked();
   return Status::OK;
 }
 
@@ -378,6 +384,7 @@ Status Controller::add_xconnect(const std::string& a, const std::string& b,
   auto it = xconnect_result_.find(a);
   out->set_programmed(connected_ && it != xconnect_result_.end() && it->second.empty());
   if (it != xconnect_result_.end()) out->set_error(it->second);
+  publish_status_locked();
   return Status::OK;
 }
 
@@ -401,6 +408,7 @@ Status Controller::delete_xconnect(const std::string& port) {
   Response r;
   call_locked(req, &r);
   xconnect_result_.erase(port_a);
+  publish_status_locked();
   return Status::OK;
 }
 
@@ -417,7 +425,18 @@ void Controller::list_xconnects(vswitch::v1::ListXconnectsResponse* out) {
 }
 
 void Controller::status(vswitch::v1::Status* out) {
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(snapshot_mu_);
+  *out = snapshot_;
+}
+
+void Controller::publish_status_locked() {
+  vswitch::v1::Status s;
+  build_status_locked(&s);
+  std::lock_guard lk(snapshot_mu_);
+  snapshot_ = std::move(s);
+}
+
+void Controller::build_status_locked(vswitch::v1::Status* out) const {
   out->set_version(VSW_VERSION);
   out->set_state_file(store_.path());
   out->set_ports(static_cast<uint32_t>(state_.ports_size()));
@@ -442,11 +461,12 @@ void Controller::status(vswitch::v1::Status* out) {
     e->set_object("port " + name);
     e->set_error(err);
   }
-  for (const auto& [name, err] : xconnect_result_) {
-    if (err.empty()) continue;
+  for (const XconnectSpec& x : state_.xconnects()) {
+    auto it = xconnect_result_.find(x.port_a());
+    if (it == xconnect_result_.end() || it->second.empty()) continue;
     auto* e = out->add_errors();
-    e->set_object("xconnect " + name);
-    e->set_error(err);
+    e->set_object("xconnect " + x.port_a() + "-" + x.port_b());
+    e->set_error(it->second);
   }
 }
 

@@ -28,6 +28,8 @@
 namespace vsw::ctl {
 
 inline constexpr auto kPingInterval = std::chrono::milliseconds(250);
+// Below vswctl's 30 s deadline, so a hung dataplane is reported by controld, not timed out.
+inline constexpr auto kDataplaneCallTimeout = std::chrono::seconds(10);
 inline constexpr auto kMinBackoff = std::chrono::milliseconds(100);
 inline constexpr auto kMaxBackoff = std::chrono::milliseconds(2000);
 // The most ports the desired state may hold (the dataplane's limit is RTE_MAX_ETHPORTS).
@@ -51,6 +53,8 @@ class Controller {
   grpc::Status delete_xconnect(const std::string& port);
   void list_xconnects(vswitch::v1::ListXconnectsResponse* out);
 
+  // Never waits for a change or a replay in progress: it answers from a snapshot taken
+  // after each of them, so readiness checks stay quick.
   void status(vswitch::v1::Status* out);
   grpc::Status stats(vswitch::v1::Stats* out);
 
@@ -63,13 +67,18 @@ class Controller {
   // One dataplane call. A transport failure marks the dataplane disconnected (the
   // reconciler reconnects) and returns nullopt-like false.
   bool call_locked(vswitch::dp::Request request, vswitch::dp::Response* response,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+                   std::chrono::milliseconds timeout = kDataplaneCallTimeout);
   void mark_disconnected_locked(const std::string& why);
-  // Applies one port / xconnect to the dataplane and records the outcome.
-  void program_port_locked(const vswitch::v1::PortSpec& spec);
+  // Applies one port / xconnect to the dataplane and records the outcome. `live`, when
+  // given, receives the dataplane's view of the new port.
+  void program_port_locked(const vswitch::v1::PortSpec& spec,
+                           vswitch::dp::PortStatus* live = nullptr);
   void program_xconnect_locked(const vswitch::state::XconnectSpec& x);
   // Writes `next` (generation bumped) and makes it current, or returns INTERNAL.
   grpc::Status persist_locked(vswitch::state::DesiredState next);
+
+  void build_status_locked(vswitch::v1::Status* out) const;
+  void publish_status_locked();
 
   const vswitch::v1::PortSpec* find_port_locked(const std::string& name) const;
   const vswitch::state::XconnectSpec* find_xconnect_locked(const std::string& port) const;
@@ -95,6 +104,9 @@ class Controller {
   uint64_t last_replay_ms_ = 0;
   vswitch::dp::Status dataplane_status_;
   std::thread reconciler_;
+
+  std::mutex snapshot_mu_;  // taken inside mu_, never the other way round
+  vswitch::v1::Status snapshot_;
 };
 
 }  // namespace vsw::ctl

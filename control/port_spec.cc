@@ -103,10 +103,13 @@ grpc::Status validate_port(const vswitch::v1::PortSpec& spec) {
   return grpc::Status::OK;
 }
 
-vswitch::v1::PortSpec normalize_port(const vswitch::v1::PortSpec& spec) {
+vswitch::v1::PortSpec normalize_port(const vswitch::v1::PortSpec& spec,
+                                     const std::string& run_dir) {
   vswitch::v1::PortSpec out = spec;
   if (out.queues() == 0) out.set_queues(1);
   if (out.type() == "vhost-user" && out.mode().empty()) out.set_mode("server");
+  if (out.type() == "vhost-user" && out.socket().empty())
+    out.set_socket(run_dir + "/vhost/" + out.name() + ".sock");
   if (out.type() == "tap" && out.iface().empty()) out.set_iface(out.name());
   return out;
 }

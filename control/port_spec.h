@@ -17,9 +17,10 @@ std::string port_type_names();
 // depend on other objects (duplicates are the caller's).
 grpc::Status validate_port(const vswitch::v1::PortSpec& spec);
 
-// The spec with defaults made explicit (mode "server" for vhost-user, queues 1, tap iface =
-// name), so that what is stored and compared is what runs. `spec` must be valid.
-vswitch::v1::PortSpec normalize_port(const vswitch::v1::PortSpec& spec);
+// The spec with defaults made explicit (vhost-user: mode "server" and socket
+// RUN/vhost/NAME.sock; queues 1; tap iface = name), so that what is stored and compared is
+// what runs. `spec` must be valid.
+vswitch::v1::PortSpec normalize_port(const vswitch::v1::PortSpec& spec, const std::string& run_dir);
 
 // The dataplane's form of a valid spec.
 vswitch::dp::PortConfig to_dataplane(const vswitch::v1::PortSpec& spec);

@@ -4,6 +4,7 @@
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "log.h"
@@ -24,9 +25,12 @@ std::string dpdk_error(int rc) {
   return std::strerror(rc < 0 ? -rc : rc);
 }
 
+// Lower case, as operators write MACs (rte_ether_format_addr prints upper case).
 std::string format_mac(const rte_ether_addr& a) {
   char text[RTE_ETHER_ADDR_FMT_SIZE];
-  rte_ether_format_addr(text, sizeof(text), &a);
+  std::snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", a.addr_bytes[0],
+                a.addr_bytes[1], a.addr_bytes[2], a.addr_bytes[3], a.addr_bytes[4],
+                a.addr_bytes[5]);
   return text;
 }
 
@@ -134,9 +138,12 @@ Status PortManager::add(const vswitch::dp::PortConfig& config, vswitch::dp::Port
     if ((rc = rte_eth_tx_queue_setup(port_id, q, tx_desc, numa, nullptr)) != 0)
       return fail("transmit queue " + std::to_string(q), rc);
   }
+  // A tap takes its MAC through devargs; a vhost-user port's MAC is the guest's (QEMU puts it
+  // on the virtio-net device), the vhost PMD has none to set.
   uint8_t mac[6];
-  if (!config.mac().empty() && config.type() != vswitch::dp::PORT_TYPE_TAP &&
-      fields::parse_mac(config.mac(), mac)) {
+  const bool mac_on_device = config.type() != vswitch::dp::PORT_TYPE_TAP &&
+                             config.type() != vswitch::dp::PORT_TYPE_VHOST_USER;
+  if (!config.mac().empty() && mac_on_device && fields::parse_mac(config.mac(), mac)) {
     rte_ether_addr addr;
     std::memcpy(addr.addr_bytes, mac, 6);
     if ((rc = rte_eth_dev_default_mac_addr_set(port_id, &addr)) != 0)

@@ -69,10 +69,14 @@ TEST(PortSpec, RefusesFieldsThatDoNotApplyToTheType) {
 }
 
 TEST(PortSpec, NormalizeMakesDefaultsExplicit) {
-  PortSpec v = normalize_port(spec("vm1", "vhost-user"));
+  PortSpec v = normalize_port(spec("vm1", "vhost-user"), "/run/x");
   EXPECT_EQ(v.mode(), "server");
+  EXPECT_EQ(v.socket(), "/run/x/vhost/vm1.sock");
   EXPECT_EQ(v.queues(), 1u);
-  EXPECT_EQ(normalize_port(spec("t0", "tap")).iface(), "t0");
+  EXPECT_EQ(normalize_port(spec("t0", "tap"), "/run/x").iface(), "t0");
+  PortSpec given = spec("vm2", "vhost-user");
+  given.set_socket("/tmp/vm2.sock");
+  EXPECT_EQ(normalize_port(given, "/run/x").socket(), "/tmp/vm2.sock");
 }
 
 TEST(PortSpec, TranslatesToTheDataplaneConfig) {
