@@ -1,37 +1,51 @@
 #!/usr/bin/env bash
-# The demo: vsw-dataplane with two tap ports cross-connected, two network namespaces pinging
-# through it, the port counters, and a clean exit. Everything it starts it also stops.
+# The demo: vsw-dataplane and vsw-controld, two tap ports cross-connected through vswctl,
+# two network namespaces pinging through the switch, the counters, a dataplane restart that
+# controld repairs on its own, and a clean exit. Everything it starts it also stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VSW_BIN:-$PWD/build/bin}
-RUN=$(mktemp -d /tmp/vsw-demo.XXXXXX)
+WORK=$(mktemp -d /tmp/vsw-demo.XXXXXX)
+RUN=$WORK/run STATE=$WORK/state
 NS_A=vswdemo-a NS_B=vswdemo-b
-DP_PID=
+DP_PID= CTL_PID=
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+stop_pid() { [[ -n $1 ]] && kill -TERM "$1" 2>/dev/null && wait "$1" 2>/dev/null || true; }
 cleanup() {
-  [[ -n $DP_PID ]] && kill -TERM "$DP_PID" 2>/dev/null && wait "$DP_PID" 2>/dev/null || true
+  stop_pid "$CTL_PID"
+  stop_pid "$DP_PID"
   ip netns del "$NS_A" 2>/dev/null || true
   ip netns del "$NS_B" 2>/dev/null || true
-  rm -rf "$RUN"
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
 ip netns del "$NS_A" 2>/dev/null || true
 ip netns del "$NS_B" 2>/dev/null || true
 
-step "Starting vsw-dataplane (main lcore 0, one worker on lcore 1); log: $RUN/dataplane.log"
-"$BIN/vsw-dataplane" -l 0,1 --main-lcore 0 --no-pci --file-prefix vswdemo -- --run-dir "$RUN" \
-  >"$RUN/dataplane.log" 2>&1 &
-DP_PID=$!
-for _ in $(seq 150); do [[ -S $RUN/dataplane.sock ]] && break; sleep 0.2; done
-grep -E 'memory:|ready:' "$RUN/dataplane.log" | sed 's/^/  /'
-dpctl() { "$BIN/vsw-dpctl" --run-dir "$RUN" "$@"; }
+vswctl() { "$BIN/vswctl" --run-dir "$RUN" "$@"; }
+start_dataplane() {
+  "$BIN/vsw-dataplane" -l 0,1 --main-lcore 0 --no-pci --file-prefix vswdemo -- --run-dir "$RUN" \
+    >>"$WORK/dataplane.log" 2>&1 &
+  DP_PID=$!
+}
+wait_ready() {
+  for _ in $(seq 300); do vswctl status >/dev/null 2>&1 && return 0; sleep 0.1; done
+  vswctl status
+}
 
-step "Two tap ports, each with its kernel end in a network namespace"
-dpctl port add a --type tap --iface vswdemo0
-dpctl port add b --type tap --iface vswdemo1
+step "Starting vsw-dataplane (worker on CPU 1) and vsw-controld; logs in $WORK"
+mkdir -p "$RUN"
+start_dataplane
+"$BIN/vsw-controld" --run-dir "$RUN" --state-dir "$STATE" >"$WORK/controld.log" 2>&1 &
+CTL_PID=$!
+wait_ready
+vswctl status
+
+step "Two tap ports; each kernel end goes into its own network namespace"
+vswctl port add a --type tap --iface vswdemo0
+vswctl port add b --type tap --iface vswdemo1
 for pair in "$NS_A vswdemo0 10.250.0.1" "$NS_B vswdemo1 10.250.0.2"; do
   read -r ns ifc addr <<<"$pair"
   ip netns add "$ns"
@@ -42,17 +56,36 @@ for pair in "$NS_A vswdemo0 10.250.0.1" "$NS_B vswdemo1 10.250.0.2"; do
 done
 
 step "Cross-connect a <-> b: everything received on one port leaves by the other"
-dpctl xconnect add a b
-dpctl xconnect list
+vswctl xconnect add a b
+vswctl xconnect list
 
-step "ping from $NS_A to $NS_B, and back"
+step "ping $NS_A -> $NS_B and back"
 ip netns exec "$NS_A" ping -c 3 -W 2 10.250.0.2
 ip netns exec "$NS_B" ping -c 3 -W 2 10.250.0.1
 
-step "Port and worker counters"
-dpctl stats
+step "Counters: per port, and per worker (busy cycles per packet)"
+vswctl stats
 
-step "Stopping (SIGTERM): workers stop, ports close, sockets are removed"
+step "kill -9 the dataplane; controld keeps the desired state and reprograms a new one"
+kill -9 "$DP_PID"
+wait "$DP_PID" 2>/dev/null || true
+sleep 0.5
+vswctl status || true
+echo "  (a tap interface disappears with the process that owns it: recreating the namespaces' ends)"
+start_dataplane
+wait_ready
+for pair in "$NS_A vswdemo0 10.250.0.1" "$NS_B vswdemo1 10.250.0.2"; do
+  read -r ns ifc addr <<<"$pair"
+  for _ in $(seq 100); do ip link show "$ifc" >/dev/null 2>&1 && break; sleep 0.1; done
+  ip link set "$ifc" netns "$ns"
+  ip -n "$ns" addr add "$addr/24" dev "$ifc"
+  ip -n "$ns" link set "$ifc" up
+done
+vswctl port list
+ip netns exec "$NS_A" ping -c 3 -W 2 10.250.0.2
+
+step "Stopping: controld, then the dataplane (workers stop, ports close, sockets go)"
+stop_pid "$CTL_PID"; CTL_PID=
 kill -TERM "$DP_PID"
 wait "$DP_PID" && echo "  vsw-dataplane exited 0"
 DP_PID=
