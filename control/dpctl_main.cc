@@ -27,6 +27,11 @@ constexpr const char* kUsage =
     "           [--devargs DEVARGS] [--mac MAC]\n"
     "  port del NAME | port list | port show NAME\n"
     "  xconnect add PORT_A PORT_B | xconnect del PORT | xconnect list\n"
+    "  port set NAME --mac-limit N\n"
+    "  bridge add NAME [--aging S] [--mac-limit N] | bridge set NAME [--aging S] [--mac-limit N]\n"
+    "  bridge del NAME | bridge list | bridge attach BR PORT [--vlan ID] | bridge detach BR PORT\n"
+    "  mac add BR MAC PORT | mac del BR MAC | mac flush [BR] | mac list [BR]\n"
+    "  flow list [MAX] | flow stats\n"
     "  stats\n";
 
 [[noreturn]] void die(const std::string& message, int code = 1) {
@@ -90,6 +95,77 @@ Request port_add_request(const std::vector<std::string>& args) {
   return req;
 }
 
+uint32_t number(const std::string& flag, const std::string& value) {
+  char* end = nullptr;
+  const unsigned long n = std::strtoul(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0') die(flag + ": '" + value + "' is not a number", 2);
+  return static_cast<uint32_t>(n);
+}
+
+// "--flag value" pairs after the positional arguments.
+std::map<std::string, uint32_t> numeric_flags(const std::vector<std::string>& args,
+                                              std::size_t from) {
+  std::map<std::string, uint32_t> out;
+  for (std::size_t i = from; i < args.size(); i += 2) {
+    if (i + 1 >= args.size()) die(args[i] + " needs a value", 2);
+    out[args[i]] = number(args[i], args[i + 1]);
+  }
+  return out;
+}
+
+bool build_l2_request(const std::vector<std::string>& args, Request& req) {
+  const std::string object = args[0];
+  const std::string verb = args.size() > 1 ? args[1] : "";
+  const std::string a2 = args.size() > 2 ? args[2] : "";
+  const std::string a3 = args.size() > 3 ? args[3] : "";
+  if (object == "port" && verb == "set") {
+    auto flags = numeric_flags(args, 3);
+    req.mutable_port_set()->set_name(a2);
+    if (flags.count("--mac-limit")) {
+      req.mutable_port_set()->set_set_mac_limit(true);
+      req.mutable_port_set()->set_mac_limit(flags["--mac-limit"]);
+    }
+  } else if (object == "bridge" && (verb == "add" || verb == "set")) {
+    auto flags = numeric_flags(args, 3);
+    auto* b = verb == "add" ? req.mutable_bridge_add()->mutable_bridge()
+                            : req.mutable_bridge_set()->mutable_bridge();
+    b->set_name(a2);
+    b->set_aging_seconds(flags["--aging"]);
+    b->set_mac_limit(flags["--mac-limit"]);
+  } else if (object == "bridge" && verb == "del") {
+    req.mutable_bridge_del()->set_name(a2);
+  } else if (object == "bridge" && verb == "list") {
+    req.mutable_bridge_list();
+  } else if (object == "bridge" && verb == "attach") {
+    auto flags = numeric_flags(args, 4);
+    req.mutable_bridge_attach()->set_bridge(a2);
+    req.mutable_bridge_attach()->set_port(a3);
+    req.mutable_bridge_attach()->set_vlan(flags["--vlan"]);
+  } else if (object == "bridge" && verb == "detach") {
+    req.mutable_bridge_detach()->set_bridge(a2);
+    req.mutable_bridge_detach()->set_port(a3);
+  } else if (object == "mac" && verb == "add") {
+    if (args.size() != 5) die("mac add: expected BR MAC PORT", 2);
+    req.mutable_mac_add()->set_bridge(a2);
+    req.mutable_mac_add()->set_mac(a3);
+    req.mutable_mac_add()->set_port(args[4]);
+  } else if (object == "mac" && verb == "del") {
+    req.mutable_mac_del()->set_bridge(a2);
+    req.mutable_mac_del()->set_mac(a3);
+  } else if (object == "mac" && verb == "flush") {
+    req.mutable_mac_flush()->set_bridge(a2);
+  } else if (object == "mac" && verb == "list") {
+    req.mutable_mac_list()->set_bridge(a2);
+  } else if (object == "flow" && verb == "list") {
+    req.mutable_flow_list()->set_max(a2.empty() ? 0 : number("MAX", a2));
+  } else if (object == "flow" && verb == "stats") {
+    req.mutable_flow_stats();
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Request build_request(const std::vector<std::string>& args) {
   Request req;
   const std::string object = args.empty() ? "" : args[0];
@@ -117,6 +193,8 @@ Request build_request(const std::vector<std::string>& args) {
     req.mutable_xconnect_del()->set_port(args[2]);
   } else if (object == "xconnect" && verb == "list") {
     req.mutable_xconnect_list();
+  } else if (!object.empty() && build_l2_request(args, req)) {
+    // bridge, mac, flow, port set
   } else {
     std::fputs(kUsage, stderr);
     die("unknown command '" + object + (verb.empty() ? "" : " " + verb) + "'", 2);
@@ -168,6 +246,12 @@ void print_human(const Response& r, const std::vector<std::string>& args) {
       }
       break;
     }
+    case Response::kBridges:
+    case Response::kMacs:
+    case Response::kFlows:
+    case Response::kFlowStats:
+      std::printf("%s", r.DebugString().c_str());
+      break;
     default:
       break;
   }

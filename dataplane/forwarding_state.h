@@ -13,6 +13,9 @@
 #include <atomic>
 #include <cstdint>
 
+#include "fdb.h"
+#include "l2_config.h"
+
 namespace vsw::dp {
 
 inline constexpr uint16_t kNoPort = UINT16_MAX;
@@ -33,6 +36,10 @@ struct alignas(64) PortForwarding {
 
 struct ForwardingState {
   PortForwarding ports[kMaxPorts];
+  // Bridges and attachments; replaced as a whole (RCU). Null until the first bridge.
+  std::atomic<const flow::L2Config*> l2{nullptr};
+  // The FDB; read lock-free by workers, written by the management thread.
+  flow::Fdb* fdb = nullptr;
 };
 
 }  // namespace vsw::dp

@@ -15,6 +15,7 @@
 #include <vector>
 #include "asio.h"
 
+#include "bridge_manager.h"
 #include "eal_options.h"
 #include "log.h"
 #include "mgmt_server.h"
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
     ctx->lcore = lcores[i];
     ctx->fwd = fwd.get();
     ctx->rcu = rcu;
+    ctx->pool = pool;
     workers.push_back(ctx.get());
     contexts.push_back(std::move(ctx));
   }
@@ -150,10 +152,17 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   {
-    vsw::dp::PortManager ports(opt.run_dir, pool, *fwd, workers, rcu);
-    auto counters = std::make_shared<vsw::dp::ManagementCounters>();
-    vsw::dp::RequestHandler handler(ports, *counters, eal.memory_mode, opt.workers);
     boost::asio::io_context io(1);
+    vsw::dp::PortManager ports(opt.run_dir, pool, *fwd, workers, rcu);
+    vsw::dp::BridgeManager bridges(io, *fwd, rcu, workers,
+                                   [&ports](uint16_t id) { return ports.name_of(id); });
+    if (std::string err = bridges.init(); !err.empty()) {
+      log(LogLevel::kError, "%s", err.c_str());
+      exit_code = 1;
+      io.stop();
+    }
+    auto counters = std::make_shared<vsw::dp::ManagementCounters>();
+    vsw::dp::RequestHandler handler(ports, bridges, *counters, eal.memory_mode, opt.workers);
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code, int signo) {
       log(LogLevel::kInfo, "signal %d: shutting down", signo);

@@ -258,6 +258,8 @@ PortManager::Baseline PortManager::sum_counters(uint16_t port_id) const {
     b.tx_full += c.tx_full.load(std::memory_order_relaxed);
     b.malformed += c.malformed.load(std::memory_order_relaxed);
     b.no_destination += c.no_destination.load(std::memory_order_relaxed);
+    b.unknown_vlan += c.unknown_vlan.load(std::memory_order_relaxed);
+    b.flooded += c.flooded.load(std::memory_order_relaxed);
   }
   return b;
 }
@@ -287,7 +289,26 @@ void PortManager::fill_status(const Port& port, vswitch::dp::PortStatus* out) co
   drops->set_tx_full(now.tx_full - base.tx_full);
   drops->set_malformed(now.malformed - base.malformed);
   drops->set_no_destination(now.no_destination - base.no_destination);
+  drops->set_unknown_vlan(now.unknown_vlan - base.unknown_vlan);
+  out->set_flooded(now.flooded - base.flooded);
   out->set_xconnect_peer(port.xconnect_peer);
+}
+
+uint16_t PortManager::port_id(const std::string& name) const {
+  auto it = ports_.find(name);
+  return it == ports_.end() ? kNoPort : it->second.port_id;
+}
+
+std::string PortManager::name_of(uint16_t port_id) const {
+  for (const auto& [name, p] : ports_) {
+    if (p.port_id == port_id) return name;
+  }
+  return {};
+}
+
+bool PortManager::cross_connected(const std::string& name) const {
+  auto it = ports_.find(name);
+  return it != ports_.end() && !it->second.xconnect_peer.empty();
 }
 
 void PortManager::port_list(vswitch::dp::PortList* out) const {
@@ -315,6 +336,7 @@ void PortManager::worker_stats(
     s->set_busy_loops(w.busy_loops.load(std::memory_order_relaxed));
     s->set_packets(w.packets.load(std::memory_order_relaxed));
     s->set_busy_cycles(w.busy_cycles.load(std::memory_order_relaxed));
+    s->set_learn_dropped(w.learn_dropped.load(std::memory_order_relaxed));
     for (const RxQueueRef& q : assignment_[i])
       s->add_rx_queues(names[q.port] + "/" + std::to_string(q.queue));
   }

@@ -44,13 +44,18 @@ class PortManager {
   void xconnect_list(vswitch::dp::XconnectList* out) const;
 
   void port_list(vswitch::dp::PortList* out) const;
+  // The DPDK port id of a port, or kNoPort.
+  uint16_t port_id(const std::string& name) const;
+  // The operator's name of a port id, or "" (for listings).
+  std::string name_of(uint16_t port_id) const;
+  bool cross_connected(const std::string& name) const;
   Status port_status(const std::string& name, vswitch::dp::PortStatus* out) const;
   void worker_stats(google::protobuf::RepeatedPtrField<vswitch::dp::WorkerStats>* out) const;
 
  private:
   struct Baseline {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
-    uint64_t tx_full = 0, malformed = 0, no_destination = 0;
+    uint64_t tx_full = 0, malformed = 0, no_destination = 0, unknown_vlan = 0, flooded = 0;
   };
   struct Port {
     vswitch::dp::PortConfig config;

@@ -10,9 +10,14 @@ namespace vsw::dp {
 using vswitch::dp::Request;
 using vswitch::dp::Response;
 
-RequestHandler::RequestHandler(PortManager& ports, const ManagementCounters& mgmt,
-                               std::string memory_mode, unsigned workers)
-    : ports_(ports), mgmt_(mgmt), memory_mode_(std::move(memory_mode)), workers_(workers) {}
+RequestHandler::RequestHandler(PortManager& ports, BridgeManager& bridges,
+                               const ManagementCounters& mgmt, std::string memory_mode,
+                               unsigned workers)
+    : ports_(ports),
+      bridges_(bridges),
+      mgmt_(mgmt),
+      memory_mode_(std::move(memory_mode)),
+      workers_(workers) {}
 
 namespace {
 
@@ -25,7 +30,62 @@ void set_result(Response& response, const Status& status) {
   }
 }
 
+Status no_port(const char* field, const std::string& name) {
+  return Status::Error(vswitch::dp::ERROR_CODE_NOT_FOUND,
+                       std::string(field) + ": no port '" + name + "'");
+}
+
 }  // namespace
+
+Status RequestHandler::port_del(const std::string& name) {
+  const uint16_t id = ports_.port_id(name);
+  if (id == kNoPort) return no_port("name", name);
+  bridges_.port_removed(id);
+  return ports_.remove(name);
+}
+
+Status RequestHandler::xconnect_add(const std::string& a, const std::string& b) {
+  for (const auto& [field, name] : {std::pair{"port_a", a}, std::pair{"port_b", b}}) {
+    const uint16_t id = ports_.port_id(name);
+    if (id != kNoPort && bridges_.attached(id))
+      return Status::Error(vswitch::dp::ERROR_CODE_FAILED_PRECONDITION,
+                           std::string(field) + ": '" + name + "' is attached to a bridge");
+  }
+  return ports_.xconnect_add(a, b);
+}
+
+Status RequestHandler::attach(const vswitch::dp::BridgeAttachRequest& req) {
+  const uint16_t id = ports_.port_id(req.port());
+  if (id == kNoPort) return no_port("port", req.port());
+  if (ports_.cross_connected(req.port()))
+    return Status::Error(vswitch::dp::ERROR_CODE_FAILED_PRECONDITION,
+                         "port: '" + req.port() + "' is cross-connected");
+  return bridges_.attach(req.bridge(), req.port(), id, req.vlan());
+}
+
+Status RequestHandler::detach(const vswitch::dp::BridgeDetachRequest& req) {
+  const uint16_t id = ports_.port_id(req.port());
+  if (id == kNoPort) return no_port("port", req.port());
+  return bridges_.detach(req.bridge(), req.port(), id);
+}
+
+Status RequestHandler::port_set(const vswitch::dp::PortSetRequest& req) {
+  const uint16_t id = ports_.port_id(req.name());
+  if (id == kNoPort) return no_port("name", req.name());
+  if (req.set_mac_limit()) bridges_.set_port_mac_limit(id, req.mac_limit());
+  return Status::Ok();
+}
+
+Status RequestHandler::mac_add(const vswitch::dp::MacAddRequest& req) {
+  const uint16_t id = ports_.port_id(req.port());
+  if (id == kNoPort) return no_port("port", req.port());
+  return bridges_.mac_add(req.bridge(), req.mac(), req.port(), id);
+}
+
+void RequestHandler::add_l2_state(
+    google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>* ports) {
+  for (auto& p : *ports) bridges_.fill_port(static_cast<uint16_t>(p.port_id()), &p);
+}
 
 Response RequestHandler::handle(const Request& request) {
   Response response;
@@ -55,14 +115,56 @@ Response RequestHandler::handle(const Request& request) {
       break;
     }
     case Request::kPortDel:
-      set_result(response, ports_.remove(request.port_del().name()));
+      set_result(response, port_del(request.port_del().name()));
       break;
     case Request::kPortList:
       ports_.port_list(response.mutable_ports());
+      add_l2_state(response.mutable_ports()->mutable_ports());
+      break;
+    case Request::kPortSet:
+      set_result(response, port_set(request.port_set()));
       break;
     case Request::kXconnectAdd:
-      set_result(response, ports_.xconnect_add(request.xconnect_add().port_a(),
-                                               request.xconnect_add().port_b()));
+      set_result(response,
+                 xconnect_add(request.xconnect_add().port_a(), request.xconnect_add().port_b()));
+      break;
+    case Request::kBridgeAdd:
+      set_result(response, bridges_.bridge_add(request.bridge_add().bridge()));
+      break;
+    case Request::kBridgeDel:
+      set_result(response, bridges_.bridge_del(request.bridge_del().name()));
+      break;
+    case Request::kBridgeSet:
+      set_result(response, bridges_.bridge_set(request.bridge_set().bridge()));
+      break;
+    case Request::kBridgeList:
+      bridges_.bridge_list(response.mutable_bridges());
+      break;
+    case Request::kBridgeAttach:
+      set_result(response, attach(request.bridge_attach()));
+      break;
+    case Request::kBridgeDetach:
+      set_result(response, detach(request.bridge_detach()));
+      break;
+    case Request::kMacAdd:
+      set_result(response, mac_add(request.mac_add()));
+      break;
+    case Request::kMacDel:
+      set_result(response, bridges_.mac_del(request.mac_del().bridge(), request.mac_del().mac()));
+      break;
+    case Request::kMacFlush:
+      set_result(response, bridges_.mac_flush(request.mac_flush().bridge()));
+      break;
+    case Request::kMacList: {
+      Status st = bridges_.mac_list(request.mac_list().bridge(), response.mutable_macs());
+      if (!st.ok()) set_result(response, st);
+      break;
+    }
+    case Request::kFlowList:
+      bridges_.flow_list(request.flow_list().max(), response.mutable_flows());
+      break;
+    case Request::kFlowStats:
+      bridges_.flow_stats(response.mutable_flow_stats());
       break;
     case Request::kXconnectDel:
       set_result(response, ports_.xconnect_del(request.xconnect_del().port()));
@@ -75,6 +177,7 @@ Response RequestHandler::handle(const Request& request) {
       vswitch::dp::PortList list;
       ports_.port_list(&list);
       *stats->mutable_ports() = std::move(*list.mutable_ports());
+      add_l2_state(stats->mutable_ports());
       ports_.worker_stats(stats->mutable_workers());
       mgmt_.fill(stats->mutable_management());
       stats->set_tsc_hz(rte_get_tsc_hz());

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 
+#include "bridge_manager.h"
 #include "dataplane.pb.h"
 #include "port_manager.h"
 
@@ -13,13 +14,23 @@ struct ManagementCounters;
 
 class RequestHandler {
  public:
-  RequestHandler(PortManager& ports, const ManagementCounters& mgmt, std::string memory_mode,
-                 unsigned workers);
+  RequestHandler(PortManager& ports, BridgeManager& bridges, const ManagementCounters& mgmt,
+                 std::string memory_mode, unsigned workers);
 
   vswitch::dp::Response handle(const vswitch::dp::Request& request);
 
  private:
+  // Requests that involve ports and bridges together (cross-checks, port removal).
+  Status port_del(const std::string& name);
+  Status xconnect_add(const std::string& a, const std::string& b);
+  Status attach(const vswitch::dp::BridgeAttachRequest& req);
+  Status detach(const vswitch::dp::BridgeDetachRequest& req);
+  Status port_set(const vswitch::dp::PortSetRequest& req);
+  Status mac_add(const vswitch::dp::MacAddRequest& req);
+  void add_l2_state(google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>* ports);
+
   PortManager& ports_;
+  BridgeManager& bridges_;
   const ManagementCounters& mgmt_;
   std::string memory_mode_;
   unsigned workers_;

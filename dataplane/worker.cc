@@ -6,6 +6,8 @@
 #include <rte_ether.h>
 #include <rte_prefetch.h>
 
+#include "l2_stage.h"
+
 namespace vsw::dp {
 
 namespace {
@@ -31,7 +33,9 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   buf.bytes = 0;
 }
 
-inline void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m) {
+}  // namespace
+
+void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m) {
   TxBuffer& buf = ctx.tx[port];
   if (buf.count == 0) ctx.dirty[ctx.dirty_count++] = port;
   buf.pkts[buf.count++] = m;
@@ -42,6 +46,8 @@ inline void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m) {
   }
 }
 
+namespace {
+
 void flush_all(WorkerContext& ctx) {
   for (uint16_t i = 0; i < ctx.dirty_count; ++i) flush_port(ctx, ctx.dirty[i]);
   ctx.dirty_count = 0;
@@ -49,14 +55,9 @@ void flush_all(WorkerContext& ctx) {
 
 // The cross-connect stage: the zero-work path. Everything received on a port goes out of its
 // peer, after the one check every stage makes (a whole Ethernet header is present).
-void xconnect_stage(WorkerContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n) {
+void xconnect_stage(WorkerContext& ctx, uint16_t in_port, uint16_t peer, rte_mbuf** pkts,
+                    uint16_t n) {
   PortCounters& in = ctx.ports[in_port];
-  const uint16_t peer = ctx.fwd->ports[in_port].xconnect_peer.load(std::memory_order_acquire);
-  if (unlikely(peer == kNoPort)) {
-    bump(in.no_destination, n);
-    rte_pktmbuf_free_bulk(pkts, n);
-    return;
-  }
   uint64_t malformed = 0;
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 4 < n) rte_prefetch0(pkts[i + 4]);
@@ -81,6 +82,7 @@ int worker_main(void* arg) {
   while (!ctx.stop.load(std::memory_order_relaxed)) {
     const uint64_t start = rte_rdtsc();
     const WorkerPlan* plan = ctx.plan.load(std::memory_order_acquire);
+    const flow::L2Config* l2 = ctx.fwd->l2.load(std::memory_order_acquire);
     uint64_t received = 0;
     if (plan != nullptr) {
       for (uint32_t i = 0; i < plan->count; ++i) {
@@ -93,7 +95,15 @@ int worker_main(void* arg) {
         bump(c.rx_packets, n);
         bump(c.rx_bytes, bytes);
         received += n;
-        xconnect_stage(ctx, q.port, pkts, n);
+        const uint16_t peer = ctx.fwd->ports[q.port].xconnect_peer.load(std::memory_order_acquire);
+        if (peer != kNoPort) {
+          xconnect_stage(ctx, q.port, peer, pkts, n);
+        } else if (l2 != nullptr) {
+          l2_stage(ctx, *l2, q.port, pkts, n);
+        } else {
+          bump(c.no_destination, n);
+          rte_pktmbuf_free_bulk(pkts, n);
+        }
       }
       flush_all(ctx);
     }

@@ -9,10 +9,12 @@
 
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include <atomic>
 #include <cstdint>
 
+#include "flow_cache.h"
 #include "forwarding_state.h"
 #include "port_devargs.h"
 #include "queue_assignment.h"
@@ -45,6 +47,8 @@ struct alignas(64) PortCounters {
   Counter tx_full{0};
   Counter malformed{0};
   Counter no_destination{0};
+  Counter unknown_vlan{0};  // tagged with a VLAN no attachment of the port claims
+  Counter flooded{0};       // received frames flooded (broadcast, multicast, unknown unicast)
 };
 
 struct TxBuffer {
@@ -59,6 +63,8 @@ struct alignas(64) WorkerContext {
   unsigned lcore = 0;
   ForwardingState* fwd = nullptr;
   rte_rcu_qsbr* rcu = nullptr;
+  rte_mempool* pool = nullptr;     // for flood copies
+  rte_ring* learn_ring = nullptr;  // to the management thread: MACs seen (SP/SC)
 
   // Written by the management thread.
   alignas(64) std::atomic<const WorkerPlan*> plan{nullptr};
@@ -69,13 +75,18 @@ struct alignas(64) WorkerContext {
   Counter busy_loops{0};
   Counter packets{0};
   Counter busy_cycles{0};
+  Counter learn_dropped{0};  // learn events lost because the ring was full
   PortCounters ports[kMaxPorts];
+  flow::FlowCache cache;
 
   // Worker-private.
   TxBuffer tx[kMaxPorts];
   uint16_t dirty[kMaxPorts];
   uint16_t dirty_count = 0;
 };
+
+// Buffers `m` for transmission on `port`; flushed when full and at the end of the loop.
+void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m);
 
 // Entry point for rte_eal_remote_launch; `arg` is the WorkerContext. Returns when `stop` is set.
 int worker_main(void* arg);

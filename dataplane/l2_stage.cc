@@ -1,0 +1,205 @@
+#include "l2_stage.h"
+
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_ring_elem.h>
+
+#include <cstring>
+
+#include "fdb.h"
+#include "flow_key.h"
+
+namespace vsw::dp {
+
+namespace {
+
+using flow::FdbEntry;
+using flow::FdbKey;
+using flow::FlowEntry;
+using flow::FlowKey;
+using flow::kNoBridge;
+
+// How stale a MAC's last-seen stamp may get before a worker refreshes it: keeps the shared
+// FDB line from bouncing between workers on every packet.
+inline uint64_t refresh_interval() {
+  return rte_get_tsc_hz() >> 3;
+}
+
+// Rewrites the frame's tag for the output attachment: strip, push, or retag.
+// Returns false when the mbuf cannot take a tag (no headroom or shared): the caller drops.
+inline bool retag(rte_mbuf* m, bool in_tagged, uint16_t out_vlan) {
+  if (!in_tagged && out_vlan == 0) return true;
+  if (in_tagged && out_vlan == 0) return rte_vlan_strip(m) == 0;
+  if (!in_tagged) {
+    m->vlan_tci = out_vlan;
+    return rte_vlan_insert(&m) == 0;
+  }
+  auto* vh = rte_pktmbuf_mtod_offset(m, rte_vlan_hdr*, RTE_ETHER_HDR_LEN - sizeof(rte_be16_t));
+  // The TCI follows the TPID at byte 14: keep priority and DEI, replace the VLAN ID.
+  auto* tci = reinterpret_cast<rte_be16_t*>(reinterpret_cast<uint8_t*>(vh) + 2);
+  const uint16_t old = rte_be_to_cpu_16(*tci);
+  *tci = rte_cpu_to_be_16(static_cast<uint16_t>((old & 0xf000) | out_vlan));
+  return true;
+}
+
+inline void emit(WorkerContext& ctx, rte_mbuf* m, bool in_tagged, uint16_t out_port,
+                 uint16_t out_vlan) {
+  if (unlikely(!retag(m, in_tagged, out_vlan))) {
+    bump(ctx.ports[out_port].tx_full, 1);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  enqueue_tx(ctx, out_port, m);
+}
+
+void flood(WorkerContext& ctx, const flow::BridgeL2& bridge, rte_mbuf* m, bool in_tagged,
+           uint16_t in_port) {
+  PortCounters& in = ctx.ports[in_port];
+  bump(in.flooded, 1);
+  int last = -1;
+  for (int i = 0; i < bridge.member_count; ++i) {
+    if (bridge.members[i].port != in_port) last = i;
+  }
+  if (last < 0) {
+    bump(in.no_destination, 1);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  for (int i = 0; i <= last; ++i) {
+    const flow::BridgeMember& out = bridge.members[i];
+    if (out.port == in_port) continue;
+    rte_mbuf* copy = i == last ? m : rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
+    if (unlikely(copy == nullptr)) {
+      bump(ctx.ports[out.port].tx_full, 1);
+      continue;
+    }
+    emit(ctx, copy, in_tagged, out.port, out.vlan);
+  }
+}
+
+inline void report_learn(WorkerContext& ctx, const FdbKey& key, uint32_t location) {
+  flow::LearnEvent ev{key, location};
+  if (unlikely(rte_ring_sp_enqueue_elem(ctx.learn_ring, &ev, sizeof(ev)) != 0))
+    bump(ctx.learn_dropped, 1);
+}
+
+// The miss path for one frame: learn, decide, cache when the decision is cacheable.
+void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_id, rte_mbuf* m,
+                 const FlowKey& key, uint32_t hash, bool tagged) {
+  const flow::Fdb& fdb = *ctx.fwd->fdb;
+  const uint32_t here = flow::pack_location(key.in_port, key.vlan);
+  FdbKey src{bridge_id, {}};
+  std::memcpy(src.mac, key.src, 6);
+  int32_t src_pos = -1;
+  if (!flow::is_multicast(key.src)) {
+    src_pos = fdb.lookup(src);
+    if (src_pos < 0 || fdb.entry(src_pos).location.load(std::memory_order_acquire) != here) {
+      report_learn(ctx, src, here);
+    } else {
+      FdbEntry& s = fdb.entry(src_pos);
+      const uint64_t now = rte_rdtsc();
+      if (now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval())
+        s.last_seen.store(now, std::memory_order_relaxed);
+    }
+  }
+  const flow::BridgeL2& bridge = l2.bridges[bridge_id];
+  if (flow::is_multicast(key.dst)) return flood(ctx, bridge, m, tagged, key.in_port);
+  FdbKey dst{bridge_id, {}};
+  std::memcpy(dst.mac, key.dst, 6);
+  const int32_t dst_pos = fdb.lookup(dst);
+  if (dst_pos < 0) return flood(ctx, bridge, m, tagged, key.in_port);
+  const FdbEntry& d = fdb.entry(dst_pos);
+  const uint32_t dst_gen = d.generation.load(std::memory_order_acquire);
+  const uint32_t loc = d.location.load(std::memory_order_acquire);
+  const uint16_t out_port = flow::location_port(loc);
+  const uint16_t out_vlan = flow::location_vlan(loc);
+  if (out_port == key.in_port) {
+    // The destination lives behind the ingress port: never send a frame back out.
+    bump(ctx.ports[key.in_port].no_destination, 1);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // Cacheable only once the source is learned here: a hit skips learning, so the cache must
+  // not hide a source that still has to be learned or has moved.
+  if (src_pos >= 0) {
+    const FdbEntry& s = fdb.entry(src_pos);
+    if (s.location.load(std::memory_order_acquire) == here) {
+      FlowEntry e{};
+      e.key = key;
+      e.dst_pos = static_cast<uint32_t>(dst_pos);
+      e.dst_gen = dst_gen;
+      e.src_pos = static_cast<uint32_t>(src_pos);
+      e.src_gen = s.generation.load(std::memory_order_acquire);
+      e.config_gen = l2.generation;
+      e.out_port = out_port;
+      e.out_vlan = out_vlan;
+      ctx.cache.insert(e, hash);
+    }
+  }
+  emit(ctx, m, tagged, out_port, out_vlan);
+}
+
+}  // namespace
+
+void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rte_mbuf** pkts,
+              uint16_t n) {
+  PortCounters& in = ctx.ports[in_port];
+  const flow::PortL2& port = l2.ports[in_port];
+  const flow::Fdb& fdb = *ctx.fwd->fdb;
+  const uint64_t now = rte_rdtsc();
+  FlowKey keys[kBurstSize];
+  uint32_t hashes[kBurstSize];
+  flow::ParsedFrame parsed[kBurstSize];
+  bool ok[kBurstSize];
+  // Stage 1: parse the whole burst and prefetch the cache sets.
+  for (uint16_t i = 0; i < n; ++i) {
+    if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void*));
+    ok[i] = flow::parse_frame(pkts[i], in_port, keys[i], parsed[i]) == flow::ParseResult::kOk;
+    if (likely(ok[i])) {
+      keys[i].pad = parsed[i].tagged;
+      hashes[i] = flow::FlowCache::hash(keys[i]);
+      ctx.cache.prefetch(hashes[i]);
+    }
+  }
+  // Stage 2: decide per packet.
+  uint64_t hits = 0, misses = 0, stale = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (unlikely(!ok[i])) {
+      bump(in.malformed, 1);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    const FlowKey& key = keys[i];
+    const uint16_t bridge = port.bridge_for(parsed[i].tagged ? key.vlan : 0);
+    if (unlikely(bridge == kNoBridge)) {
+      bump(parsed[i].tagged ? in.unknown_vlan : in.no_destination, 1);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    const FlowEntry* e = ctx.cache.find(key, hashes[i]);
+    if (likely(e != nullptr)) {
+      const FdbEntry& d = fdb.entry(static_cast<int32_t>(e->dst_pos));
+      FdbEntry& s = fdb.entry(static_cast<int32_t>(e->src_pos));
+      if (likely(e->config_gen == l2.generation &&
+                 d.generation.load(std::memory_order_acquire) == e->dst_gen &&
+                 s.generation.load(std::memory_order_acquire) == e->src_gen)) {
+        ++hits;
+        if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval()))
+          s.last_seen.store(now, std::memory_order_relaxed);
+        emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
+        continue;
+      }
+      ++stale;
+    }
+    ++misses;
+    switch_miss(ctx, l2, bridge, m, key, hashes[i], parsed[i].tagged);
+  }
+  flow::FlowCacheCounters& c = ctx.cache.counters;
+  if (hits) bump(c.hits, hits);
+  if (misses) bump(c.misses, misses);
+  if (stale) bump(c.stale, stale);
+}
+
+}  // namespace vsw::dp

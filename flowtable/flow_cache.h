@@ -1,0 +1,78 @@
+// The per-worker flow cache: an exact-match table from FlowKey to the whole forwarding
+// decision, owned by one worker (no locks, no sharing, no allocation after start).
+//
+// Two-way set associative, 4096 sets (8192 flows), one 64-byte line per entry. A hit costs a
+// CRC32 hash of the 32-byte key, one or two key compares and the validity checks of the
+// stage that uses it. Replacement: a new flow goes to an empty way, else evicts way 1 after
+// moving way 0 there (way 0 holds the most recently installed flow of the set).
+//
+// Entries are never invalidated by a writer: each carries the generations of what it was
+// built from (FDB entries, the L2 configuration), and the stage treats an entry whose
+// generations no longer match as a miss. See docs/flow-cache.md.
+#pragma once
+
+#include <rte_hash_crc.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "flow_key.h"
+
+namespace vsw::flow {
+
+struct alignas(64) FlowEntry {
+  FlowKey key;
+  uint32_t dst_pos;  // FDB position of the destination MAC
+  uint32_t dst_gen;  // its generation when cached
+  uint32_t src_pos;  // FDB position of the source MAC (learned at this ingress)
+  uint32_t src_gen;
+  uint32_t config_gen;  // L2Config::generation when cached
+  uint16_t out_port;
+  uint16_t out_vlan;  // VLAN of the output attachment, 0 untagged
+  uint8_t valid;
+};
+static_assert(sizeof(FlowEntry) == 64, "one cache line per flow");
+
+struct FlowCacheCounters {
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> stale{0};      // found but built from something that changed
+  std::atomic<uint64_t> evictions{0};  // a valid flow replaced by a new one
+  std::atomic<uint64_t> inserts{0};
+};
+
+class FlowCache {
+ public:
+  static constexpr uint32_t kSets = 4096;
+  static constexpr uint32_t kWays = 2;
+  static constexpr uint32_t kCapacity = kSets * kWays;
+
+  static uint32_t hash(const FlowKey& key) { return rte_hash_crc(&key, sizeof(key), 0); }
+
+  // The entry for `key`, or nullptr. Does not check generations.
+  FlowEntry* find(const FlowKey& key, uint32_t h) {
+    FlowEntry* set = sets_[h & (kSets - 1)];
+    if (set[0].valid && set[0].key == key) return &set[0];
+    if (set[1].valid && set[1].key == key) return &set[1];
+    return nullptr;
+  }
+
+  void prefetch(uint32_t h) const { __builtin_prefetch(sets_[h & (kSets - 1)]); }
+
+  // Installs `entry` (its key must be set); replaces an existing entry for the same key.
+  void insert(const FlowEntry& entry, uint32_t h);
+
+  // Drops every entry (tests, and `flow flush`).
+  void clear();
+
+  // Copies up to `max` valid entries into `out` (a best-effort snapshot when called from
+  // another thread: entries may be mid-update; callers only display them).
+  uint32_t snapshot(FlowEntry* out, uint32_t max) const;
+
+  FlowCacheCounters counters;
+
+ private:
+  FlowEntry sets_[kSets][kWays] = {};
+};
+
+}  // namespace vsw::flow
