@@ -185,7 +185,10 @@ Status PortManager::remove(const std::string& name) {
 }
 
 void PortManager::remove_all() {
-  while (!ports_.empty()) remove(ports_.begin()->first);
+  while (!ports_.empty()) {
+    const std::string name = ports_.begin()->first;  // remove() erases the key it is given
+    remove(name);
+  }
 }
 
 void PortManager::destroy_device(Port& port) {

@@ -48,11 +48,6 @@ void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m) {
 
 namespace {
 
-void flush_all(WorkerContext& ctx) {
-  for (uint16_t i = 0; i < ctx.dirty_count; ++i) flush_port(ctx, ctx.dirty[i]);
-  ctx.dirty_count = 0;
-}
-
 // The cross-connect stage: the zero-work path. Everything received on a port goes out of its
 // peer, after the one check every stage makes (a whole Ethernet header is present).
 void xconnect_stage(WorkerContext& ctx, uint16_t in_port, uint16_t peer, rte_mbuf** pkts,
@@ -74,6 +69,29 @@ void xconnect_stage(WorkerContext& ctx, uint16_t in_port, uint16_t peer, rte_mbu
 
 }  // namespace
 
+void flush_tx(WorkerContext& ctx) {
+  for (uint16_t i = 0; i < ctx.dirty_count; ++i) flush_port(ctx, ctx.dirty[i]);
+  ctx.dirty_count = 0;
+}
+
+void forward_burst(WorkerContext& ctx, const flow::L2Config* l2, uint16_t in_port, rte_mbuf** pkts,
+                   uint16_t n) {
+  uint32_t bytes = 0;
+  for (uint16_t j = 0; j < n; ++j) bytes += rte_pktmbuf_pkt_len(pkts[j]);
+  PortCounters& c = ctx.ports[in_port];
+  bump(c.rx_packets, n);
+  bump(c.rx_bytes, bytes);
+  const uint16_t peer = ctx.fwd->ports[in_port].xconnect_peer.load(std::memory_order_acquire);
+  if (peer != kNoPort) {
+    xconnect_stage(ctx, in_port, peer, pkts, n);
+  } else if (l2 != nullptr) {
+    l2_stage(ctx, *l2, in_port, pkts, n);
+  } else {
+    bump(c.no_destination, n);
+    rte_pktmbuf_free_bulk(pkts, n);
+  }
+}
+
 int worker_main(void* arg) {
   auto& ctx = *static_cast<WorkerContext*>(arg);
   rte_rcu_qsbr_thread_register(ctx.rcu, ctx.index);
@@ -89,23 +107,10 @@ int worker_main(void* arg) {
         const RxQueueRef q = plan->queues[i];
         const uint16_t n = rte_eth_rx_burst(q.port, q.queue, pkts, kBurstSize);
         if (n == 0) continue;
-        uint32_t bytes = 0;
-        for (uint16_t j = 0; j < n; ++j) bytes += rte_pktmbuf_pkt_len(pkts[j]);
-        PortCounters& c = ctx.ports[q.port];
-        bump(c.rx_packets, n);
-        bump(c.rx_bytes, bytes);
         received += n;
-        const uint16_t peer = ctx.fwd->ports[q.port].xconnect_peer.load(std::memory_order_acquire);
-        if (peer != kNoPort) {
-          xconnect_stage(ctx, q.port, peer, pkts, n);
-        } else if (l2 != nullptr) {
-          l2_stage(ctx, *l2, q.port, pkts, n);
-        } else {
-          bump(c.no_destination, n);
-          rte_pktmbuf_free_bulk(pkts, n);
-        }
+        forward_burst(ctx, l2, q.port, pkts, n);
       }
-      flush_all(ctx);
+      flush_tx(ctx);
     }
     bump(ctx.loops, 1);
     if (received) {

@@ -88,6 +88,15 @@ struct alignas(64) WorkerContext {
 // Buffers `m` for transmission on `port`; flushed when full and at the end of the loop.
 void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m);
 
+// One received burst through the pipeline: counts it, then cross-connect, L2, or drop.
+// `l2` is the configuration the loop loaded (may be null). Transmits stay buffered until
+// flush_tx(). Exposed for the loop, the pipeline tests and the pipeline benchmark.
+void forward_burst(WorkerContext& ctx, const flow::L2Config* l2, uint16_t in_port, rte_mbuf** pkts,
+                   uint16_t n);
+
+// Sends every buffered transmit.
+void flush_tx(WorkerContext& ctx);
+
 // Entry point for rte_eal_remote_launch; `arg` is the WorkerContext. Returns when `stop` is set.
 int worker_main(void* arg);
 

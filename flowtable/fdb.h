@@ -24,7 +24,8 @@ namespace vsw::flow {
 inline constexpr uint32_t kFdbCapacity = 65536;
 inline constexpr uint16_t kNoBridge = UINT16_MAX;
 
-struct FdbKey {
+// 8-aligned: rte_hash_crc reads keys as 64-bit words.
+struct alignas(8) FdbKey {
   uint16_t bridge;
   uint8_t mac[6];
 };
