@@ -40,6 +40,7 @@ demo: deps build
 	@./scripts/demo.sh
 
 bench: deps build
+	@$(BUILD)/bin/pipeline_bench
 	@./bench/xconnect_vhost.py
 
 clean:
