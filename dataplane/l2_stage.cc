@@ -148,6 +148,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
   const flow::PortL2& port = l2.ports[in_port];
   const flow::Fdb& fdb = *ctx.fwd->fdb;
   const uint64_t now = rte_rdtsc();
+  const uint64_t refresh = refresh_interval();
   FlowKey keys[kBurstSize];
   uint32_t hashes[kBurstSize];
   flow::ParsedFrame parsed[kBurstSize];
@@ -186,7 +187,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
                  d.generation.load(std::memory_order_acquire) == e->dst_gen &&
                  s.generation.load(std::memory_order_acquire) == e->src_gen)) {
         ++hits;
-        if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval()))
+        if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);
         emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
         continue;

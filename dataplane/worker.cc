@@ -10,8 +10,6 @@
 
 namespace vsw::dp {
 
-namespace {
-
 void flush_port(WorkerContext& ctx, uint16_t port) {
   TxBuffer& buf = ctx.tx[port];
   if (buf.count == 0) return;
@@ -31,19 +29,6 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   }
   buf.count = 0;
   buf.bytes = 0;
-}
-
-}  // namespace
-
-void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m) {
-  TxBuffer& buf = ctx.tx[port];
-  if (buf.count == 0) ctx.dirty[ctx.dirty_count++] = port;
-  buf.pkts[buf.count++] = m;
-  buf.bytes += rte_pktmbuf_pkt_len(m);
-  if (unlikely(buf.count == kBurstSize)) {
-    flush_port(ctx, port);
-    // Still listed as dirty; flushing an empty buffer at the end of the loop is a no-op.
-  }
 }
 
 namespace {

@@ -85,8 +85,19 @@ struct alignas(64) WorkerContext {
   uint16_t dirty_count = 0;
 };
 
+// Sends what is buffered for `port`.
+void flush_port(WorkerContext& ctx, uint16_t port);
+
 // Buffers `m` for transmission on `port`; flushed when full and at the end of the loop.
-void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m);
+// Inline: every stage calls it once per packet.
+inline void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m) {
+  TxBuffer& buf = ctx.tx[port];
+  if (buf.count == 0) ctx.dirty[ctx.dirty_count++] = port;
+  buf.pkts[buf.count++] = m;
+  buf.bytes += rte_pktmbuf_pkt_len(m);
+  // Still listed as dirty after this flush; flushing an empty buffer is a no-op.
+  if (buf.count == kBurstSize) [[unlikely]] flush_port(ctx, port);
+}
 
 // One received burst through the pipeline: counts it, then cross-connect, L2, or drop.
 // `l2` is the configuration the loop loaded (may be null). Transmits stay buffered until
