@@ -49,6 +49,78 @@ Status ApiService::ListXconnects(ServerContext*, const vswitch::v1::ListXconnect
   return Status::OK;
 }
 
+Status ApiService::SetPort(ServerContext*, const vswitch::v1::SetPortRequest* req,
+                           vswitch::v1::Port* out) {
+  return controller_.set_port(*req, out);
+}
+
+Status ApiService::AddBridge(ServerContext*, const vswitch::v1::AddBridgeRequest* req,
+                             vswitch::v1::Bridge* out) {
+  if (!req->has_bridge()) return Status(grpc::StatusCode::INVALID_ARGUMENT, "bridge: required");
+  return controller_.add_bridge(req->bridge(), out);
+}
+
+Status ApiService::DeleteBridge(ServerContext*, const vswitch::v1::DeleteBridgeRequest* req,
+                                vswitch::v1::DeleteBridgeResponse*) {
+  return controller_.delete_bridge(req->name());
+}
+
+Status ApiService::SetBridge(ServerContext*, const vswitch::v1::SetBridgeRequest* req,
+                             vswitch::v1::Bridge* out) {
+  return controller_.set_bridge(*req, out);
+}
+
+Status ApiService::GetBridge(ServerContext*, const vswitch::v1::GetBridgeRequest* req,
+                             vswitch::v1::Bridge* out) {
+  return controller_.get_bridge(req->name(), out);
+}
+
+Status ApiService::ListBridges(ServerContext*, const vswitch::v1::ListBridgesRequest*,
+                               vswitch::v1::ListBridgesResponse* out) {
+  controller_.list_bridges(out);
+  return Status::OK;
+}
+
+Status ApiService::AttachPort(ServerContext*, const vswitch::v1::AttachPortRequest* req,
+                              vswitch::v1::Attachment* out) {
+  return controller_.attach_port(*req, out);
+}
+
+Status ApiService::DetachPort(ServerContext*, const vswitch::v1::DetachPortRequest* req,
+                              vswitch::v1::DetachPortResponse*) {
+  return controller_.detach_port(*req);
+}
+
+Status ApiService::AddMac(ServerContext*, const vswitch::v1::AddMacRequest* req,
+                          vswitch::v1::StaticMac* out) {
+  return controller_.add_mac(*req, out);
+}
+
+Status ApiService::DeleteMac(ServerContext*, const vswitch::v1::DeleteMacRequest* req,
+                             vswitch::v1::DeleteMacResponse*) {
+  return controller_.delete_mac(*req);
+}
+
+Status ApiService::FlushMacs(ServerContext*, const vswitch::v1::FlushMacsRequest* req,
+                             vswitch::v1::FlushMacsResponse*) {
+  return controller_.flush_macs(req->bridge());
+}
+
+Status ApiService::ListMacs(ServerContext*, const vswitch::v1::ListMacsRequest* req,
+                            vswitch::v1::ListMacsResponse* out) {
+  return controller_.list_macs(req->bridge(), out);
+}
+
+Status ApiService::ListFlows(ServerContext*, const vswitch::v1::ListFlowsRequest* req,
+                             vswitch::v1::ListFlowsResponse* out) {
+  return controller_.list_flows(req->max(), out);
+}
+
+Status ApiService::GetFlowStats(ServerContext*, const vswitch::v1::GetFlowStatsRequest*,
+                                vswitch::v1::FlowStats* out) {
+  return controller_.flow_stats(out);
+}
+
 Status ApiService::GetStats(ServerContext*, const vswitch::v1::GetStatsRequest*,
                             vswitch::v1::Stats* out) {
   return controller_.stats(out);

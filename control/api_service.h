@@ -26,6 +26,34 @@ class ApiService final : public vswitch::v1::Vswitch::Service {
                               vswitch::v1::DeleteXconnectResponse*) override;
   grpc::Status ListXconnects(grpc::ServerContext*, const vswitch::v1::ListXconnectsRequest*,
                              vswitch::v1::ListXconnectsResponse* out) override;
+  grpc::Status SetPort(grpc::ServerContext*, const vswitch::v1::SetPortRequest* req,
+                       vswitch::v1::Port* out) override;
+  grpc::Status AddBridge(grpc::ServerContext*, const vswitch::v1::AddBridgeRequest* req,
+                         vswitch::v1::Bridge* out) override;
+  grpc::Status DeleteBridge(grpc::ServerContext*, const vswitch::v1::DeleteBridgeRequest* req,
+                            vswitch::v1::DeleteBridgeResponse*) override;
+  grpc::Status SetBridge(grpc::ServerContext*, const vswitch::v1::SetBridgeRequest* req,
+                         vswitch::v1::Bridge* out) override;
+  grpc::Status GetBridge(grpc::ServerContext*, const vswitch::v1::GetBridgeRequest* req,
+                         vswitch::v1::Bridge* out) override;
+  grpc::Status ListBridges(grpc::ServerContext*, const vswitch::v1::ListBridgesRequest*,
+                           vswitch::v1::ListBridgesResponse* out) override;
+  grpc::Status AttachPort(grpc::ServerContext*, const vswitch::v1::AttachPortRequest* req,
+                          vswitch::v1::Attachment* out) override;
+  grpc::Status DetachPort(grpc::ServerContext*, const vswitch::v1::DetachPortRequest* req,
+                          vswitch::v1::DetachPortResponse*) override;
+  grpc::Status AddMac(grpc::ServerContext*, const vswitch::v1::AddMacRequest* req,
+                      vswitch::v1::StaticMac* out) override;
+  grpc::Status DeleteMac(grpc::ServerContext*, const vswitch::v1::DeleteMacRequest* req,
+                         vswitch::v1::DeleteMacResponse*) override;
+  grpc::Status FlushMacs(grpc::ServerContext*, const vswitch::v1::FlushMacsRequest* req,
+                         vswitch::v1::FlushMacsResponse*) override;
+  grpc::Status ListMacs(grpc::ServerContext*, const vswitch::v1::ListMacsRequest* req,
+                        vswitch::v1::ListMacsResponse* out) override;
+  grpc::Status ListFlows(grpc::ServerContext*, const vswitch::v1::ListFlowsRequest* req,
+                         vswitch::v1::ListFlowsResponse* out) override;
+  grpc::Status GetFlowStats(grpc::ServerContext*, const vswitch::v1::GetFlowStatsRequest*,
+                            vswitch::v1::FlowStats* out) override;
   grpc::Status GetStats(grpc::ServerContext*, const vswitch::v1::GetStatsRequest*,
                         vswitch::v1::Stats* out) override;
 

@@ -1,9 +1,11 @@
 // vsw-controld --run-dir DIR --state-dir SDIR [--listen HOST:PORT [--tls-cert F --tls-key F]]
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,16 +121,32 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   vsw::ctl::StateStore store(opt.state_dir);
+  if (std::string err = store.lock(); !err.empty()) {
+    std::fprintf(stderr, "vsw-controld: cannot start: %s\n", err.c_str());
+    return 1;
+  }
   vsw::ctl::LoadResult loaded = store.load();
   if (!loaded.ok()) {
     std::fprintf(stderr, "vsw-controld: cannot start: %s\n", loaded.error.c_str());
     return 1;
   }
-  log(LogLevel::kInfo, "state %s: %s, %d port(s), %d xconnect(s), generation %lu",
+  log(LogLevel::kInfo,
+      "state %s: %s, %d port(s), %d xconnect(s), %d bridge(s), %d attachment(s), %d static "
+      "MAC(s), generation %lu",
       store.path().c_str(), loaded.existed ? "loaded" : "new", loaded.state.ports_size(),
-      loaded.state.xconnects_size(), loaded.state.generation());
+      loaded.state.xconnects_size(), loaded.state.bridges_size(), loaded.state.attachments_size(),
+      loaded.state.static_macs_size(), loaded.state.generation());
   if (::mkdir(opt.run_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     std::fprintf(stderr, "vsw-controld: %s: %s\n", opt.run_dir.c_str(), std::strerror(errno));
+    return 1;
+  }
+  // One controld per run directory too: a second one would take over control.sock.
+  const std::string run_lock = opt.run_dir + "/controld.lock";
+  const int run_lock_fd = ::open(run_lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (run_lock_fd < 0 || ::flock(run_lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::fprintf(stderr, "vsw-controld: cannot start: %s: %s\n", run_lock.c_str(),
+                 errno == EWOULDBLOCK ? "another vsw-controld serves this run directory"
+                                      : std::strerror(errno));
     return 1;
   }
 

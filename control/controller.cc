@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "bridge_spec.h"
 #include "log.h"
 #include "port_spec.h"
 
@@ -48,6 +49,11 @@ void copy_counters(const vswitch::dp::PortStatus& live, vswitch::v1::PortState* 
   c->set_drop_tx_full(live.drops().tx_full());
   c->set_drop_malformed(live.drops().malformed());
   c->set_drop_no_destination(live.drops().no_destination());
+  c->set_drop_unknown_vlan(live.drops().unknown_vlan());
+  c->set_flooded(live.flooded());
+  state->set_mac_limit(live.mac_limit());
+  state->set_macs(live.macs());
+  state->set_learn_limit_drops(live.learn_limit_drops());
 }
 
 }  // namespace
@@ -151,8 +157,11 @@ std::string Controller::connect_and_replay_locked() {
   req.mutable_port_list();
   if (!call_locked(req, &r)) return "port list: " + last_error_;
   const vswitch::dp::PortList live_ports = r.ports();
+  LiveL2 live_l2;
+  if (std::string err = list_l2_locked(&live_l2); !err.empty()) return err;
 
-  // Remove what is not desired, or not as desired.
+  // Remove what is not desired, or not as desired: cross-connects, then the L2 objects
+  // (static MACs, attachments, bridges), then ports.
   for (const auto& x : live_x.xconnects()) {
     const XconnectSpec* want = find_xconnect_locked(x.port_a());
     if (want && same_pair(*want, x.port_a(), x.port_b())) continue;
@@ -160,11 +169,14 @@ std::string Controller::connect_and_replay_locked() {
     req.mutable_xconnect_del()->set_port(x.port_a());
     if (!call_locked(req, &r)) return "xconnect del: " + last_error_;
   }
-  std::map<std::string, bool> kept;
+  if (std::string err = remove_l2_locked(&live_l2); !err.empty()) return err;
+  std::set<std::string> kept;
+  std::map<std::string, uint32_t> live_limits;  // of the kept ports
   for (const auto& p : live_ports.ports()) {
     const PortSpec* want = find_port_locked(p.config().name());
     if (want && same_config(to_dataplane(*want), p.config())) {
-      kept[p.config().name()] = true;
+      kept.insert(p.config().name());
+      live_limits[p.config().name()] = p.mac_limit();
       continue;
     }
     req.Clear();
@@ -192,14 +204,22 @@ std::string Controller::connect_and_replay_locked() {
     }
     if (!connected_) return "replaying xconnect " + x.port_a() + ": " + last_error_;
   }
+  if (std::string err = replay_l2_locked(live_l2, kept); !err.empty()) return err;
+  for (const PortSpec& spec : state_.ports()) {
+    auto it = live_limits.find(spec.name());
+    program_port_limit_locked(spec, it == live_limits.end() ? 0 : it->second);
+    if (!connected_) return "replaying the MAC limit of port " + spec.name() + ": " + last_error_;
+  }
   programmed_ = true;
   ++connects_;
   last_replay_ms_ = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
   last_error_.clear();
   log(LogLevel::kInfo,
-      "dataplane connected (pid %u): %d port(s), %d xconnect(s) programmed in %lu ms",
-      dataplane_status_.pid(), state_.ports_size(), state_.xconnects_size(), last_replay_ms_);
+      "dataplane connected (pid %u): %d port(s), %d xconnect(s), %d bridge(s), %d "
+      "attachment(s), %d static MAC(s) programmed in %lu ms",
+      dataplane_status_.pid(), state_.ports_size(), state_.xconnects_size(), state_.bridges_size(),
+      state_.attachments_size(), state_.static_macs_size(), last_replay_ms_);
   return {};
 }
 
@@ -215,6 +235,24 @@ void Controller::program_port_locked(const PortSpec& spec, vswitch::dp::PortStat
   } else {
     port_result_[spec.name()] = "";
     if (live) *live = r.port();
+  }
+}
+
+void Controller::program_port_limit_locked(const PortSpec& spec,
+                                           std::optional<uint32_t> live_limit) {
+  auto it = port_result_.find(spec.name());
+  if (it == port_result_.end() || !it->second.empty()) return;  // not in the dataplane
+  if (spec.mac_limit() == live_limit) return;
+  Request req;
+  req.mutable_port_set()->set_name(spec.name());
+  req.mutable_port_set()->set_set_mac_limit(true);
+  req.mutable_port_set()->set_mac_limit(spec.mac_limit());
+  Response r;
+  if (!call_locked(req, &r)) return;
+  if (r.has_error()) {
+    it->second = "mac_limit: " + proto::describe(r.error());
+    log(LogLevel::kWarning, "port %s: the dataplane refused its MAC limit: %s", spec.name().c_str(),
+        it->second.c_str());
   }
 }
 
@@ -293,12 +331,17 @@ Status Controller::add_port(const PortSpec& requested, vswitch::v1::Port* out) {
   if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
   vswitch::dp::PortStatus live;
   program_port_locked(spec, &live);
+  if (live.has_config()) {
+    program_port_limit_locked(spec, live.mac_limit());
+    if (port_result_[spec.name()].empty()) live.set_mac_limit(spec.mac_limit());
+  }
   fill_port_locked(spec, live.has_config() ? &live : nullptr, out);
   publish_status_locked();
   return Status::OK;
 }
 
 Status Controller::delete_port(const std::string& name) {
+  if (name.empty()) return Status(StatusCode::INVALID_ARGUMENT, "name: required");
   std::lock_guard lk(mu_);
   if (!find_port_locked(name)) return Status(StatusCode::NOT_FOUND, "name: no port '" + name + "'");
   if (const XconnectSpec* x = find_xconnect_locked(name)) {
@@ -307,6 +350,7 @@ Status Controller::delete_port(const std::string& name) {
                                                        "' is cross-connected to '" + peer +
                                                        "'; delete the xconnect first");
   }
+  if (Status s = check_not_attached(state_, name, "name"); !s.ok()) return s;
   vswitch::state::DesiredState next = state_;
   auto* ports = next.mutable_ports();
   ports->erase(std::remove_if(ports->begin(), ports->end(),
@@ -322,20 +366,48 @@ Status Controller::delete_port(const std::string& name) {
   return Status::OK;
 }
 
-Status Controller::get_port(const std::string& name, vswitch::v1::Port* out) {
-  std::lock_guard lk(mu_);
-  const PortSpec* spec = find_port_locked(name);
-  if (!spec) return Status(StatusCode::NOT_FOUND, "name: no port '" + name + "'");
+void Controller::fill_port_live_locked(const PortSpec& spec, vswitch::v1::Port* out) {
   Request req;
   req.mutable_port_list();
   Response r;
   const vswitch::dp::PortStatus* live = nullptr;
   if (call_locked(req, &r, std::chrono::seconds(5))) {
     for (const auto& p : r.ports().ports()) {
-      if (p.config().name() == name) live = &p;
+      if (p.config().name() == spec.name()) live = &p;
     }
   }
-  fill_port_locked(*spec, live, out);
+  fill_port_locked(spec, live, out);
+}
+
+Status Controller::get_port(const std::string& name, vswitch::v1::Port* out) {
+  if (name.empty()) return Status(StatusCode::INVALID_ARGUMENT, "name: required");
+  std::lock_guard lk(mu_);
+  const PortSpec* spec = find_port_locked(name);
+  if (!spec) return Status(StatusCode::NOT_FOUND, "name: no port '" + name + "'");
+  fill_port_live_locked(*spec, out);
+  return Status::OK;
+}
+
+Status Controller::set_port(const vswitch::v1::SetPortRequest& request, vswitch::v1::Port* out) {
+  const std::string& name = request.name();
+  if (name.empty()) return Status(StatusCode::INVALID_ARGUMENT, "name: required");
+  if (!request.set_mac_limit())
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "set_mac_limit: nothing to change (set it, with mac_limit)");
+  if (Status s = validate_port_mac_limit(request.mac_limit()); !s.ok()) return s;
+  std::lock_guard lk(mu_);
+  if (!find_port_locked(name)) return Status(StatusCode::NOT_FOUND, "name: no port '" + name + "'");
+  vswitch::state::DesiredState next = state_;
+  PortSpec* stored = nullptr;
+  for (PortSpec& p : *next.mutable_ports()) {
+    if (p.name() == name) stored = &p;
+  }
+  stored->set_mac_limit(request.mac_limit());
+  const PortSpec spec = *stored;
+  if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
+  program_port_limit_locked(spec, std::nullopt);
+  fill_port_live_locked(spec, out);
+  publish_status_locked();
   return Status::OK;
 }
 
@@ -371,6 +443,7 @@ Status Controller::add_xconnect(const std::string& a, const std::string& b,
           StatusCode::ALREADY_EXISTS,
           std::string(field) + ": '" + name + "' is already cross-connected to '" + peer + "'");
     }
+    if (Status s = check_not_attached(state_, name, field); !s.ok()) return s;
   }
   vswitch::state::DesiredState next = state_;
   XconnectSpec* x = next.add_xconnects();
@@ -389,6 +462,7 @@ Status Controller::add_xconnect(const std::string& a, const std::string& b,
 }
 
 Status Controller::delete_xconnect(const std::string& port) {
+  if (port.empty()) return Status(StatusCode::INVALID_ARGUMENT, "port: required");
   std::lock_guard lk(mu_);
   const XconnectSpec* x = find_xconnect_locked(port);
   if (!x) {
@@ -468,6 +542,7 @@ void Controller::build_status_locked(vswitch::v1::Status* out) const {
     e->set_object("xconnect " + x.port_a() + "-" + x.port_b());
     e->set_error(it->second);
   }
+  build_l2_status_locked(out);
 }
 
 Status Controller::stats(vswitch::v1::Stats* out) {
@@ -499,6 +574,7 @@ Status Controller::stats(vswitch::v1::Stats* out) {
     o->set_packets(w.packets());
     o->set_busy_cycles(w.busy_cycles());
     *o->mutable_rx_queues() = w.rx_queues();
+    o->set_learn_dropped(w.learn_dropped());
   }
   return Status::OK;
 }

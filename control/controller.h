@@ -3,8 +3,9 @@
 // reconciler thread take it), and every change is on disk before the method returns.
 //
 // Reconciliation: a background thread keeps a connection to RUN/dataplane.sock. On every
-// (re)connect it diffs the dataplane's ports and cross-connects against the desired state
-// and makes them equal (deleting what is not desired, adding what is missing), so a
+// (re)connect it diffs the dataplane's ports, cross-connects, bridges, attachments, static
+// MACs and port MAC limits against the desired state and makes them equal (deleting what is
+// not desired, adding what is missing, in dependency order; see docs/controld.md), so a
 // restarted dataplane gets its whole configuration back and a restarted controld adopts a
 // running dataplane without disturbing it. While connected it checks the connection every
 // kPingInterval; while disconnected it retries with exponential backoff up to kMaxBackoff,
@@ -17,8 +18,11 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "controld_state.pb.h"
 #include "dataplane_client.h"
@@ -48,10 +52,29 @@ class Controller {
   grpc::Status delete_port(const std::string& name);
   grpc::Status get_port(const std::string& name, vswitch::v1::Port* out);
   void list_ports(vswitch::v1::ListPortsResponse* out);
+  // Changes the port's MAC learn limit in place.
+  grpc::Status set_port(const vswitch::v1::SetPortRequest& request, vswitch::v1::Port* out);
 
   grpc::Status add_xconnect(const std::string& a, const std::string& b, vswitch::v1::Xconnect* out);
   grpc::Status delete_xconnect(const std::string& port);
   void list_xconnects(vswitch::v1::ListXconnectsResponse* out);
+
+  // Bridges, attachments and static MACs (controller_l2.cc): stored and replayed.
+  grpc::Status add_bridge(const vswitch::v1::BridgeSpec& spec, vswitch::v1::Bridge* out);
+  grpc::Status delete_bridge(const std::string& name);
+  grpc::Status set_bridge(const vswitch::v1::SetBridgeRequest& request, vswitch::v1::Bridge* out);
+  grpc::Status get_bridge(const std::string& name, vswitch::v1::Bridge* out);
+  void list_bridges(vswitch::v1::ListBridgesResponse* out);
+  grpc::Status attach_port(const vswitch::v1::AttachPortRequest& request,
+                           vswitch::v1::Attachment* out);
+  grpc::Status detach_port(const vswitch::v1::DetachPortRequest& request);
+  grpc::Status add_mac(const vswitch::v1::AddMacRequest& request, vswitch::v1::StaticMac* out);
+  grpc::Status delete_mac(const vswitch::v1::DeleteMacRequest& request);
+  // Learned MACs and flows live in the dataplane only: UNAVAILABLE while it is disconnected.
+  grpc::Status flush_macs(const std::string& bridge);
+  grpc::Status list_macs(const std::string& bridge, vswitch::v1::ListMacsResponse* out);
+  grpc::Status list_flows(uint32_t max, vswitch::v1::ListFlowsResponse* out);
+  grpc::Status flow_stats(vswitch::v1::FlowStats* out);
 
   // Never waits for a change or a replay in progress: it answers from a snapshot taken
   // after each of them, so readiness checks stay quick.
@@ -74,6 +97,40 @@ class Controller {
   void program_port_locked(const vswitch::v1::PortSpec& spec,
                            vswitch::dp::PortStatus* live = nullptr);
   void program_xconnect_locked(const vswitch::state::XconnectSpec& x);
+  // Sets the port's learn limit when the dataplane's (`live_limit`; nullopt: unknown) differs
+  // from the spec. Only for a port the dataplane has; a refusal becomes the port's error.
+  void program_port_limit_locked(const vswitch::v1::PortSpec& spec,
+                                 std::optional<uint32_t> live_limit);
+
+  // ---- L2 objects (controller_l2.cc) ----
+
+  // What the dataplane had at connect time, and what of it the replay keeps.
+  struct LiveL2 {
+    vswitch::dp::BridgeList bridges;
+    std::vector<vswitch::dp::MacEntry> static_macs;
+    bool macs_known = false;                 // false: the MAC list could not be read
+    std::set<std::string> kept_attachments;  // "bridge/port/vlan"
+    std::set<std::string> kept_static_macs;  // "bridge/mac/port"
+  };
+  // Lists the dataplane's bridges and static MACs. Returns "" or why it failed.
+  std::string list_l2_locked(LiveL2* live);
+  // Removes from the dataplane the static MACs, attachments and bridges that are not desired
+  // (in that order), before ports are removed and cross-connects added.
+  std::string remove_l2_locked(LiveL2* live);
+  // Adds or updates bridges, then attachments, then static MACs, after ports and
+  // cross-connects; `kept_ports` are the ports the replay did not re-create.
+  std::string replay_l2_locked(const LiveL2& live, const std::set<std::string>& kept_ports);
+  void program_bridge_locked(const vswitch::v1::BridgeSpec& spec, bool exists);
+  void program_attachment_locked(const vswitch::state::AttachmentSpec& a);
+  void program_static_mac_locked(const vswitch::state::StaticMacSpec& m);
+  grpc::Status unavailable_locked() const;
+  void build_l2_status_locked(vswitch::v1::Status* out) const;
+  void fill_bridge_locked(const vswitch::v1::BridgeSpec& spec,
+                          const vswitch::dp::BridgeStatus* live, vswitch::v1::Bridge* out) const;
+  void fill_attachment_locked(const vswitch::state::AttachmentSpec& a,
+                              vswitch::v1::Attachment* out) const;
+  void fill_static_mac_locked(const vswitch::state::StaticMacSpec& m,
+                              vswitch::v1::StaticMac* out) const;
   // Writes `next` (generation bumped) and makes it current, or returns INTERNAL.
   grpc::Status persist_locked(vswitch::state::DesiredState next);
 
@@ -84,6 +141,8 @@ class Controller {
   const vswitch::state::XconnectSpec* find_xconnect_locked(const std::string& port) const;
   void fill_port_locked(const vswitch::v1::PortSpec& spec, const vswitch::dp::PortStatus* live,
                         vswitch::v1::Port* out) const;
+  // The same with the dataplane's current view of the port, when it can be read.
+  void fill_port_live_locked(const vswitch::v1::PortSpec& spec, vswitch::v1::Port* out);
 
   StateStore& store_;
   std::string run_dir_;
@@ -94,8 +153,11 @@ class Controller {
   bool stopping_ = false;
   vswitch::state::DesiredState state_;
   // Outcome of programming each object: absent = not programmed yet (pending).
-  std::map<std::string, std::string> port_result_;      // name -> "" or the dataplane's error
-  std::map<std::string, std::string> xconnect_result_;  // port_a -> "" or error
+  std::map<std::string, std::string> port_result_;        // name -> "" or the dataplane's error
+  std::map<std::string, std::string> xconnect_result_;    // port_a -> "" or error
+  std::map<std::string, std::string> bridge_result_;      // name -> "" or error
+  std::map<std::string, std::string> attachment_result_;  // "bridge/port" -> "" or error
+  std::map<std::string, std::string> mac_result_;         // "bridge/mac" -> "" or error
   proto::DataplaneClient dataplane_;
   bool connected_ = false;
   bool programmed_ = false;

@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "bridge_spec.h"
 #include "port_fields.h"
 
 namespace vsw::ctl {
@@ -100,7 +101,7 @@ grpc::Status validate_port(const vswitch::v1::PortSpec& spec) {
   uint8_t mac[6];
   if (!spec.mac().empty() && !fields::parse_mac(spec.mac(), mac))
     return invalid("mac: '" + spec.mac() + "' is not a unicast MAC address like 02:00:00:00:00:01");
-  return grpc::Status::OK;
+  return validate_port_mac_limit(spec.mac_limit());
 }
 
 vswitch::v1::PortSpec normalize_port(const vswitch::v1::PortSpec& spec,

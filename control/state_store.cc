@@ -1,6 +1,7 @@
 #include "state_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -99,6 +100,26 @@ std::string decode_state_file(const std::string& bytes, vswitch::state::DesiredS
 }
 
 StateStore::StateStore(std::string dir) : dir_(std::move(dir)), path_(dir_ + "/state.pb") {}
+
+StateStore::~StateStore() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+std::string StateStore::lock() {
+  if (!mkdir_p(dir_)) return errno_text(dir_ + ": cannot create the state directory");
+  const std::string lock_path = dir_ + "/lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) return errno_text(lock_path);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return lock_path + ": another vsw-controld uses this state directory";
+    errno = err;
+    return errno_text(lock_path);
+  }
+  lock_fd_ = fd;
+  return {};
+}
 
 LoadResult StateStore::load() {
   LoadResult r;

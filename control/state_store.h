@@ -30,10 +30,16 @@ struct LoadResult {
 class StateStore {
  public:
   explicit StateStore(std::string dir);
+  ~StateStore();
 
   // Creates the directory when missing and reads the state. A missing file is an empty
   // state; a file that is truncated, corrupt or unparsable is an error naming the file.
   LoadResult load();
+
+  // Takes an exclusive lock on SDIR/lock (flock, released when the process exits), so two
+  // controlds never share one state. Creates the directory when missing. Returns "" or why
+  // not, naming the path.
+  std::string lock();
 
   // Persists `state`. Returns "" or what failed (the old state is then still on disk).
   std::string save(const vswitch::state::DesiredState& state);
@@ -43,6 +49,7 @@ class StateStore {
  private:
   std::string dir_;
   std::string path_;
+  int lock_fd_ = -1;
 };
 
 // The envelope, exposed for tests.

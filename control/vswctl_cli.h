@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -126,11 +127,23 @@ struct ObjectSpec {
 const ObjectSpec& status_object();
 const ObjectSpec& port_object();
 const ObjectSpec& xconnect_object();
+const ObjectSpec& bridge_object();
+const ObjectSpec& mac_object();
+const ObjectSpec& flow_object();
 const ObjectSpec& stats_object();
 
 // Prints "vswctl: COMMAND: REASON; see 'vswctl COMMAND --help'" on stderr, returns kExitUsage.
 // For errors only a command can detect (a value that must be a number).
 int usage_error(std::string_view command, std::string_view reason);
+
+// A decimal uint32 ("0".."4294967295", nothing else), or nullopt.
+std::optional<uint32_t> parse_uint32(std::string_view text);
+
+// The uint32 value of `option` in `args` into *out. On a malformed value prints the usage
+// error ("COMMAND: --option: 'x' is not a number") and returns false; *status is then the
+// exit status to return.
+bool number_option(const Args& args, std::string_view command, std::string_view option,
+                   uint32_t* out, int* status);
 
 // Prints the failed call as "vswctl: CODE: message" on stderr and returns kExitFailure.
 int report_failure(Context& context, const grpc::Status& status);

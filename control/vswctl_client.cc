@@ -1,4 +1,5 @@
 // vswctl: the gRPC channel to vsw-controld and how failures are reported.
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -125,6 +126,25 @@ int usage_error(std::string_view command, std::string_view reason) {
   line += "--help'";
   print_error(line);
   return kExitUsage;
+}
+
+std::optional<uint32_t> parse_uint32(std::string_view text) {
+  uint32_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+bool number_option(const Args& args, std::string_view command, std::string_view option,
+                   uint32_t* out, int* status) {
+  const std::string text = args.get(option);
+  const auto value = parse_uint32(text);
+  if (!value) {
+    *status = usage_error(command, std::string(option) + ": '" + text + "' is not a number");
+    return false;
+  }
+  *out = *value;
+  return true;
 }
 
 int report_failure(Context& context, const grpc::Status& status) {

@@ -159,6 +159,11 @@ std::string_view xconnect_state_name(const vswitch::v1::Xconnect& xconnect) {
   return xconnect.programmed() ? "programmed" : "pending";
 }
 
+std::string_view object_state_name(bool programmed, const std::string& error) {
+  if (!error.empty()) return "error";
+  return programmed ? "programmed" : "pending";
+}
+
 std::vector<std::pair<std::string, uint64_t>> drop_reasons(const vswitch::v1::PortCounters& c) {
   static constexpr std::string_view kPrefix = "drop_";
   std::vector<std::pair<std::string, uint64_t>> out;

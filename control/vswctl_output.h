@@ -76,6 +76,9 @@ std::string_view port_state_name(const vswitch::v1::Port& port);
 // The same for a cross-connect.
 std::string_view xconnect_state_name(const vswitch::v1::Xconnect& xconnect);
 
+// The same for any object with a programmed flag and an error (bridges, attachments, MACs).
+std::string_view object_state_name(bool programmed, const std::string& error);
+
 // Every drop_* counter of PortCounters as (reason, count), in .proto order. Read by reflection
 // so that a drop reason added to the .proto shows up without touching vswctl.
 std::vector<std::pair<std::string, uint64_t>> drop_reasons(const vswitch::v1::PortCounters& c);

@@ -1,4 +1,4 @@
-// vswctl port add|del|list|show.
+// vswctl port add|del|list|show|set.
 //
 // Spec fields go to controld as typed: controld validates them and names the field in its
 // INVALID_ARGUMENT, so vswctl checks only what it must to build the request (--queues is a
@@ -47,6 +47,12 @@ int run_port_add(Context& context, const Args& args) {
       return usage_error("port add", "--queues: '" + text + "' is not a number");
     }
     spec->set_queues(queues);
+  }
+  if (args.has("--mac-limit")) {
+    uint32_t limit = 0;
+    int status = kExitOk;
+    if (!number_option(args, "port add", "--mac-limit", &limit, &status)) return status;
+    spec->set_mac_limit(limit);
   }
 
   Port port;
@@ -123,6 +129,10 @@ int run_port_list(Context& context, const Args&) {
   return kExitOk;
 }
 
+std::string mac_limit_text(uint32_t limit) {
+  return limit ? std::to_string(limit) : std::string("none");
+}
+
 void print_port(const Port& port) {
   const auto& spec = port.spec();
   const auto& state = port.state();
@@ -148,10 +158,17 @@ void print_port(const Port& port) {
   kv.add("rx bytes", std::to_string(counters.rx_bytes()));
   kv.add("tx packets", std::to_string(counters.tx_packets()));
   kv.add("tx bytes", std::to_string(counters.tx_bytes()));
+  kv.add("flooded", std::to_string(counters.flooded()));
   kv.add("drops", std::to_string(total_drops(counters)));
   for (const auto& [reason, count] : drop_reasons(counters)) {
     kv.add("  " + reason, std::to_string(count));
   }
+  kv.add("macs", std::to_string(state.macs()));
+  kv.add("mac limit", mac_limit_text(spec.mac_limit()));
+  if (state.programmed() && state.mac_limit() != spec.mac_limit()) {
+    kv.add("  in the dataplane", mac_limit_text(state.mac_limit()));
+  }
+  kv.add("learn limit drops", std::to_string(state.learn_limit_drops()));
   kv.print();
 }
 
@@ -165,6 +182,42 @@ int run_port_show(Context& context, const Args& args) {
     print_json(port);
   } else {
     print_port(port);
+  }
+  return kExitOk;
+}
+
+int run_port_set(Context& context, const Args& args) {
+  // Port security comes later; refuse its options rather than ignore them.
+  for (const std::string_view option : {"--allowed-mac", "--allowed-ip"}) {
+    if (args.has(option)) {
+      return usage_error("port set", std::string(option) + ": not supported yet");
+    }
+  }
+  if (!args.has("--mac-limit")) return usage_error("port set", "nothing to set: give --mac-limit");
+  vswitch::v1::SetPortRequest request;
+  request.set_name(args.positional[0]);
+  uint32_t limit = 0;
+  int status = kExitOk;
+  if (!number_option(args, "port set", "--mac-limit", &limit, &status)) return status;
+  request.set_set_mac_limit(true);
+  request.set_mac_limit(limit);
+  Port port;
+  const grpc::Status rpc = context.client.call(&Stub::SetPort, request, &port);
+  if (!rpc.ok()) return report_failure(context, rpc);
+  if (context.json) {
+    print_json(port);
+  } else {
+    std::string line =
+        "port " + port.spec().name() + " set (mac limit " + mac_limit_text(limit) + ")";
+    if (port.state().error().empty() && !port.state().programmed()) {
+      line += ", pending: programmed once the dataplane is connected";
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  if (!port.state().error().empty()) {
+    print_error("warning: port " + port.spec().name() +
+                " is stored but the dataplane refused it: " + port.state().error() +
+                " (retried when the dataplane reconnects)");
   }
   return kExitOk;
 }
@@ -199,8 +252,10 @@ constexpr std::string_view kListDetails =
 constexpr std::string_view kShowDetails =
     "Prints the port's spec (type, mode, socket, queues, iface, mac, devargs), its state\n"
     "(programmed, pending or error, and the error), its dataplane port id, link, the devargs\n"
-    "it was probed with, its cross-connect peer, rx/tx packets and bytes, and its drops, in\n"
-    "total and by reason, one per line.\n"
+    "it was probed with, its cross-connect peer, rx/tx packets and bytes, the frames it\n"
+    "flooded in its bridges, its drops, in total and by reason, one per line (unknown_vlan:\n"
+    "tagged with a VLAN no attachment of the port claims), the MACs learned on it, its MAC\n"
+    "limit (none: no limit) and the MACs not learned because of it.\n"
     "\n"
     "With --json: vswitch.v1.Port.\n";
 
@@ -229,6 +284,8 @@ const ObjectSpec& port_object() {
                           {"--iface", "IFNAME",
                            "tap (default NAME), af-packet, af-xdp: the kernel interface"},
                           {"--devargs", "DEVARGS", "dpdk: a PCI address or a vdev"},
+                          {"--mac-limit", "N",
+                           "the most MACs learned on the port, 0-65536 (default 0: none)"},
                       },
                   .usage = "NAME --type TYPE [OPTIONS]",
                   .summary = "add a port",
@@ -240,7 +297,8 @@ const ObjectSpec& port_object() {
                   .args = {{"NAME"}},
                   .usage = "NAME",
                   .summary = "delete a port",
-                  .details = "Fails with FAILED_PRECONDITION while a cross-connect uses it.\n"
+                  .details = "Fails with FAILED_PRECONDITION while a cross-connect uses it or\n"
+                             "it is attached to a bridge.\n"
                              "\n"
                              "With --json: {}.\n",
                   .run = run_port_del,
@@ -259,6 +317,27 @@ const ObjectSpec& port_object() {
                   .summary = "one port: spec, state, link, counters, drops by reason",
                   .details = kShowDetails,
                   .run = run_port_show,
+              },
+              {
+                  .name = "set",
+                  .args = {{"NAME"}},
+                  .options =
+                      {
+                          {"--mac-limit", "N",
+                           "the most MACs learned on the port at once, 0-65536 (0: none)"},
+                          {"--allowed-mac", "MAC", "port security (not supported yet)", true},
+                          {"--allowed-ip", "CIDR", "port security (not supported yet)", true},
+                      },
+                  .usage = "NAME [--mac-limit N]",
+                  .summary = "change a port's MAC learn limit",
+                  .details = "The limit counts the MACs on the port in all its bridges, static\n"
+                             "ones included; past it, new source MACs are not learned (counted\n"
+                             "as learn limit drops in 'vswctl port show') and the replies to\n"
+                             "them are flooded. Stored with the port and replayed; the port is\n"
+                             "not re-created and traffic is not interrupted.\n"
+                             "\n"
+                             "With --json: the stored vswitch.v1.Port.\n",
+                  .run = run_port_set,
               },
           },
   };

@@ -57,19 +57,27 @@ void print_counters(const vswitch::v1::Stats& stats) {
   }
   ports.print();
   std::printf("\n");
-  Table workers({{"WORKER", Align::kRight},
-                 {"LCORE", Align::kRight},
-                 {"LOOPS", Align::kRight},
-                 {"BUSY_LOOPS", Align::kRight},
-                 {"BUSY%", Align::kRight},
-                 {"PACKETS", Align::kRight},
-                 {"CYC/PKT", Align::kRight},
-                 {"RX_QUEUES"}});
+  // LEARN_DROPS only when a worker lost learn reports: the usual table stays narrow.
+  bool learn_dropped = false;
+  for (const auto& w : stats.workers()) learn_dropped |= w.learn_dropped() != 0;
+  std::vector<Table::Column> columns = {{"WORKER", Align::kRight}, {"LCORE", Align::kRight},
+                                        {"LOOPS", Align::kRight},  {"BUSY_LOOPS", Align::kRight},
+                                        {"BUSY%", Align::kRight},  {"PACKETS", Align::kRight},
+                                        {"CYC/PKT", Align::kRight}};
+  if (learn_dropped) columns.push_back({"LEARN_DROPS", Align::kRight});
+  columns.push_back({"RX_QUEUES"});
+  Table workers(std::move(columns));
   for (const auto& w : stats.workers()) {
-    workers.add_row({std::to_string(w.worker()), std::to_string(w.lcore()),
-                     std::to_string(w.loops()), std::to_string(w.busy_loops()),
-                     ratio(w.busy_loops(), w.loops(), 100, 1), std::to_string(w.packets()),
-                     ratio(w.busy_cycles(), w.packets(), 1, 1), join(w.rx_queues())});
+    std::vector<std::string> row = {std::to_string(w.worker()),
+                                    std::to_string(w.lcore()),
+                                    std::to_string(w.loops()),
+                                    std::to_string(w.busy_loops()),
+                                    ratio(w.busy_loops(), w.loops(), 100, 1),
+                                    std::to_string(w.packets()),
+                                    ratio(w.busy_cycles(), w.packets(), 1, 1)};
+    if (learn_dropped) row.push_back(std::to_string(w.learn_dropped()));
+    row.push_back(join(w.rx_queues()));
+    workers.add_row(std::move(row));
   }
   workers.print();
 }
@@ -351,8 +359,10 @@ constexpr std::string_view kDetails =
     "Without --watch: the counters since each port was added and since the dataplane started.\n"
     "Ports: PORT, RX_PKTS, RX_BYTES, TX_PKTS, TX_BYTES, DROPS (all reasons; 'vswctl port show'\n"
     "splits them). Workers: WORKER, LCORE, LOOPS (poll loops), BUSY_LOOPS (loops that received\n"
-    "packets), BUSY% (their share), PACKETS, CYC/PKT (busy TSC cycles per packet), RX_QUEUES\n"
-    "(the PORT/QUEUE pairs the worker polls).\n"
+    "packets), BUSY% (their share), PACKETS, CYC/PKT (busy TSC cycles per packet),\n"
+    "LEARN_DROPS (only when a worker has some: source MACs it could not report for learning\n"
+    "because its queue to the management thread was full), RX_QUEUES (the PORT/QUEUE pairs the\n"
+    "worker polls).\n"
     "With --json: the vswitch.v1.Stats message.\n"
     "\n"
     "With --watch: every interval, the rates over that interval, from successive counters and\n"

@@ -31,6 +31,9 @@ void print_status(const vswitch::v1::Status& status) {
   kv.add("  last error", or_dash(dp.last_error()));
   kv.add("ports", std::to_string(status.ports()));
   kv.add("xconnects", std::to_string(status.xconnects()));
+  kv.add("bridges", std::to_string(status.bridges()));
+  kv.add("attachments", std::to_string(status.attachments()));
+  kv.add("static macs", std::to_string(status.static_macs()));
   kv.add("errors", status.errors().empty() ? "none" : std::to_string(status.errors_size()));
   kv.print();
   for (const auto& error : status.errors()) {
@@ -72,8 +75,10 @@ const ObjectSpec& status_object() {
               "Prints controld's version and state file; the dataplane connection (connected or\n"
               "disconnected, whether the whole desired state has been replayed into it, its\n"
               "pid, memory mode, workers, uptime, connects since controld started, how long the\n"
-              "last replay took, the last connection error); the number of ports and\n"
-              "cross-connects; and every object the dataplane refused, as 'port vm1: ERROR'.\n"
+              "last replay took, the last connection error); the number of ports,\n"
+              "cross-connects, bridges, attachments and static MACs; and every object the\n"
+              "dataplane refused, as 'port vm1: ERROR', 'bridge br0: ERROR', 'attachment br0\n"
+              "vm1.10: ERROR' or 'mac br0 02:00:00:00:00:01: ERROR'.\n"
               "\n"
               "Exit status: 0 when the dataplane is connected and programmed. Otherwise the\n"
               "status is printed all the same, stderr says 'vswctl: dataplane: disconnected' or\n"

@@ -415,14 +415,14 @@ Status BridgeManager::mac_add(const std::string& bridge, const std::string& mac,
     return Status::Error(
         ERROR_CODE_RESOURCE_EXHAUSTED,
         "bridge: '" + bridge + "' holds its limit of " + std::to_string(b->mac_limit) + " MACs");
+  if (int32_t rc = fdb_->upsert(key, location, true, rte_rdtsc()); rc < 0)
+    return Status::Error(ERROR_CODE_RESOURCE_EXHAUSTED, "mac: the FDB is full");
   if (existing >= 0) {
     const uint16_t old = flow::location_port(fdb_->entry(existing).location.load());
     if (old < kMaxPorts && ports_[old].macs) --ports_[old].macs;
   } else {
     ++b->macs;
   }
-  if (int32_t rc = fdb_->upsert(key, location, true, rte_rdtsc()); rc < 0)
-    return Status::Error(ERROR_CODE_RESOURCE_EXHAUSTED, "mac: the FDB is full");
   ++ports_[port_id].macs;
   wait_grace_period();
   return Status::Ok();

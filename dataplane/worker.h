@@ -96,7 +96,8 @@ inline void enqueue_tx(WorkerContext& ctx, uint16_t port, rte_mbuf* m) {
   buf.pkts[buf.count++] = m;
   buf.bytes += rte_pktmbuf_pkt_len(m);
   // Still listed as dirty after this flush; flushing an empty buffer is a no-op.
-  if (buf.count == kBurstSize) [[unlikely]] flush_port(ctx, port);
+  if (buf.count == kBurstSize) [[unlikely]]
+    flush_port(ctx, port);
 }
 
 // One received burst through the pipeline: counts it, then cross-connect, L2, or drop.

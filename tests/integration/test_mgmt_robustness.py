@@ -1,3 +1,4 @@
+# vsw-memory-modes: nohuge
 """The dataplane socket under hostile and careless clients.
 
 Python classes for proto/dataplane.proto are generated at test time (protoc --python_out) and
