@@ -8,6 +8,7 @@ BIN=${VSW_BIN:-$PWD/build/bin}
 WORK=$(mktemp -d /tmp/vsw-demo.XXXXXX)
 RUN=$WORK/run STATE=$WORK/state
 NS_A=vswdemo-a NS_B=vswdemo-b
+BRIDGE_NS=(vswdemo-1 vswdemo-2 vswdemo-3)
 DP_PID= CTL_PID=
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -15,14 +16,12 @@ stop_pid() { [[ -n $1 ]] && kill -TERM "$1" 2>/dev/null && wait "$1" 2>/dev/null
 cleanup() {
   stop_pid "$CTL_PID"
   stop_pid "$DP_PID"
-  ip netns del "$NS_A" 2>/dev/null || true
-  ip netns del "$NS_B" 2>/dev/null || true
+  for ns in "$NS_A" "$NS_B" "${BRIDGE_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-ip netns del "$NS_A" 2>/dev/null || true
-ip netns del "$NS_B" 2>/dev/null || true
+for ns in "$NS_A" "$NS_B" "${BRIDGE_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 
 vswctl() { "$BIN/vswctl" --run-dir "$RUN" "$@"; }
 start_dataplane() {
@@ -63,6 +62,25 @@ step "ping $NS_A -> $NS_B and back"
 ip netns exec "$NS_A" ping -c 3 -W 2 10.250.0.2
 ip netns exec "$NS_B" ping -c 3 -W 2 10.250.0.1
 
+step "A bridge: three more namespaces on tap ports of br0 (MAC learning, flow cache)"
+vswctl bridge add br0
+for i in 1 2 3; do
+  vswctl port add "h$i" --type tap --iface "vswdemob$i"
+  vswctl bridge attach br0 "h$i"
+  ns=${BRIDGE_NS[$((i - 1))]}
+  ip netns add "$ns"
+  ip link set "vswdemob$i" netns "$ns"
+  ip -n "$ns" addr add "10.251.0.$i/24" dev "vswdemob$i"
+  ip -n "$ns" link set "vswdemob$i" up
+done
+for i in 2 3; do ip netns exec "${BRIDGE_NS[0]}" ping -c 2 -W 2 "10.251.0.$i" | tail -2; done
+ip netns exec "${BRIDGE_NS[1]}" ping -c 2 -W 2 10.251.0.3 | tail -2
+vswctl bridge list
+vswctl mac list br0
+echo "  (each namespace's MAC was learned on its port; the kernel's view from ${BRIDGE_NS[0]}:)"
+ip -n "${BRIDGE_NS[0]}" neigh show
+vswctl flow stats
+
 step "Counters: per port, and per worker (busy cycles per packet)"
 vswctl stats
 
@@ -83,6 +101,7 @@ for pair in "$NS_A vswdemo0 10.250.0.1" "$NS_B vswdemo1 10.250.0.2"; do
 done
 vswctl port list
 ip netns exec "$NS_A" ping -c 3 -W 2 10.250.0.2
+echo "  (the bridge, its attachments and ports came back too: $(vswctl bridge list | tail -n +2))"
 
 step "Stopping: controld, then the dataplane (workers stop, ports close, sockets go)"
 stop_pid "$CTL_PID"; CTL_PID=
