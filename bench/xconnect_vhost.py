@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """Port-to-port throughput between two vhost-user ports, vsw-dataplane beside testpmd.
 
+Scenarios: vsw-dataplane cross-connecting the two ports (`vswitch-xconnect`), the same two
+ports on one bridge (`vswitch-bridge`: MAC learning, flow-cache hits), and `testpmd-io`.
+
 Topology (two cores), a closed loop:
     testpmd io (guest, ports P0 and P1) --vhost-user--> SWITCH --vhost-user--> back to the guest
 The guest is one testpmd with two net_virtio_user ports in io mode, primed with
@@ -77,6 +80,11 @@ class Proc:
         self.log.close()
 
 
+# The guest's MACs, and each port's peer: frames from P0 are addressed to P1 and back, so a
+# learning bridge sees each source on one port only and forwards from its flow cache.
+GUEST_MACS = ("02:00:00:00:00:0a", "02:00:00:00:00:0b")
+
+
 def start_switch(kind, run_dir, use_huge, tag):
     os.makedirs(os.path.join(run_dir, "vhost"), exist_ok=True)
     s0 = os.path.join(run_dir, "vhost", "a.sock")
@@ -84,15 +92,23 @@ def start_switch(kind, run_dir, use_huge, tag):
     eal = ["--lcores", "0@0,1@1", "--main-lcore", "0", "--no-pci",
            "--file-prefix", "vswbench-sw" + tag] + memory_args(use_huge)
     log = os.path.join(run_dir, "switch.log")
-    if kind == "vswitch":
+    if kind.startswith("vswitch"):
         sw = Proc([os.path.join(BIN, "vsw-dataplane")] + eal + ["--", "--run-dir", run_dir], log)
         sock = os.path.join(run_dir, "dataplane.sock")
         wait_for(lambda: os.path.exists(sock), 60, "vsw-dataplane socket")
         dpctl = [os.path.join(BIN, "vsw-dpctl"), "--run-dir", run_dir]
+
+        def do(*args):
+            subprocess.run(dpctl + list(args), check=True, stdout=subprocess.DEVNULL)
+
         for name in ("a", "b"):
-            subprocess.run(dpctl + ["port", "add", name, "--type", "vhost-user"], check=True,
-                           stdout=subprocess.DEVNULL)
-        subprocess.run(dpctl + ["xconnect", "add", "a", "b"], check=True, stdout=subprocess.DEVNULL)
+            do("port", "add", name, "--type", "vhost-user")
+        if kind == "vswitch-xconnect":
+            do("xconnect", "add", "a", "b")
+        else:
+            do("bridge", "add", "br")
+            do("bridge", "attach", "br", "a")
+            do("bridge", "attach", "br", "b")
     else:
         sw = Proc([TESTPMD] + eal + ["--vdev", f"net_vhost0,iface={s0},queues=1",
                                      "--vdev", f"net_vhost1,iface={s1},queues=1", "--",
@@ -125,10 +141,11 @@ def run_once(kind, seconds, use_huge, bursts, tag):
         procs.append(sw)
         guest = Proc(["stdbuf", "-oL", TESTPMD, "--lcores", "0@0,1@0", "--main-lcore", "0", "--no-pci",
                       "--file-prefix", "vswbench-guest" + tag,
-                      "--vdev", f"net_virtio_user0,path={s0},queues=1",
-                      "--vdev", f"net_virtio_user1,path={s1},queues=1"] +
+                      "--vdev", f"net_virtio_user0,path={s0},queues=1,mac={GUEST_MACS[0]}",
+                      "--vdev", f"net_virtio_user1,path={s1},queues=1,mac={GUEST_MACS[1]}"] +
                      memory_args(use_huge) +
-                     ["--", "-i", "--total-num-mbufs=16384", "--forward-mode=io"],
+                     ["--", "-i", "--total-num-mbufs=16384", "--forward-mode=io",
+                      f"--eth-peer=0,{GUEST_MACS[1]}", f"--eth-peer=1,{GUEST_MACS[0]}"],
                      os.path.join(run_dir, "guest.log"), interactive=True)
         procs.append(guest)
         wait_for(lambda: "testpmd>" in guest.text(), 60, "the guest's prompt")
@@ -166,17 +183,17 @@ def main():
           f"memory: {'hugepages' if use_huge else 'no-huge'}")
     print(f"pinning: switch poll loop on CPU 1, guest testpmd io loop on CPU 0 "
           f"({args.bursts}x32 packets primed per port)")
-    results = {"testpmd-io": [], "vswitch": []}
+    results = {"testpmd-io": [], "vswitch-xconnect": [], "vswitch-bridge": []}
     for rep in range(args.reps):
         for kind in results:
             pps = run_once(kind, args.seconds, use_huge, args.bursts, f"{os.getpid()}-{rep}")
             results[kind].append(pps)
-            print(f"  run {rep + 1}/{args.reps} {kind:10s} {pps / 1e6:7.3f} Mpps", flush=True)
+            print(f"  run {rep + 1}/{args.reps} {kind:16s} {pps / 1e6:7.3f} Mpps", flush=True)
     base = statistics.median(results["testpmd-io"])
-    print(f"\n{'switch':12s} {'median Mpps':>12s} {'min-max':>17s} {'vs testpmd io':>14s}")
+    print(f"\n{'switch':16s} {'median Mpps':>12s} {'min-max':>17s} {'vs testpmd io':>14s}")
     for kind, values in results.items():
         med = statistics.median(values)
-        print(f"{kind:12s} {med / 1e6:12.3f} {min(values) / 1e6:8.3f}-{max(values) / 1e6:<8.3f}"
+        print(f"{kind:16s} {med / 1e6:12.3f} {min(values) / 1e6:8.3f}-{max(values) / 1e6:<8.3f}"
               f" {med / base if base else 0:13.2f}x")
     return 0
 
