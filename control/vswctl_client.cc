@@ -80,7 +80,10 @@ std::string Client::connect_detail(const std::string& message) const {
 
 Stub& Client::stub() {
   if (!stub_) {
-    channel_ = grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
+    // Listings of a full FDB or flow cache exceed gRPC's 4 MB default.
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
     stub_ = vswitch::v1::Vswitch::NewStub(channel_);
   }
   return *stub_;

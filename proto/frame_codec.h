@@ -12,9 +12,10 @@
 
 namespace vsw::proto {
 
-// The largest frame body either side accepts. Large enough for a full port/stats listing
-// and bulk table updates; small enough that a hostile length cannot make us allocate much.
-inline constexpr std::size_t kMaxFrameBytes = 4u << 20;
+// The largest frame body either side accepts. Large enough for the longest listing (a full
+// FDB: 65,536 MACs at ~70 bytes) and bulk table updates; small enough that a hostile length
+// cannot make us allocate much.
+inline constexpr std::size_t kMaxFrameBytes = 16u << 20;
 inline constexpr std::size_t kFrameHeaderBytes = 4;
 
 // Appends the frame for `msg` to `out`. Returns false (and appends nothing) when the

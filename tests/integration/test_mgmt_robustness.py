@@ -24,7 +24,7 @@ import vswtest
 from vswtest import MgmtClient, wait_until
 
 GARBAGE_FRAMES = 1000
-MAX_FRAME_BYTES = 4 << 20       # vsw::proto::kMaxFrameBytes
+MAX_FRAME_BYTES = 16 << 20      # vsw::proto::kMaxFrameBytes
 MAX_CONNECTIONS = 64            # vsw::dp::kMaxConnections
 EXTRA_CONNECTIONS = 70
 CLOSE_TIMEOUT = 5.0             # for the server to close a bad connection
