@@ -29,6 +29,19 @@ std::string port_summary(const vswitch::v1::PortSpec& spec) {
   return summary;
 }
 
+// ", pending: ..." when controld stored the port but has no dataplane to program it yet.
+std::string pending_suffix(const vswitch::v1::Port& port) {
+  if (port.state().error().empty() && !port.state().programmed())
+    return ", pending: programmed once the dataplane is connected";
+  return {};
+}
+
+void warn_if_refused(const vswitch::v1::Port& port) {
+  if (port.state().error().empty()) return;
+  print_error("warning: port " + port.spec().name() + " is stored but the dataplane refused it: " +
+              port.state().error() + " (retried when the dataplane reconnects)");
+}
+
 int run_port_add(Context& context, const Args& args) {
   vswitch::v1::AddPortRequest request;
   auto* spec = request.mutable_port();
@@ -62,16 +75,9 @@ int run_port_add(Context& context, const Args& args) {
     print_json(port);
   } else {
     std::string line = "port " + port.spec().name() + " added (" + port_summary(port.spec()) + ")";
-    if (port.state().error().empty() && !port.state().programmed()) {
-      line += ", pending: programmed once the dataplane is connected";
-    }
-    std::printf("%s\n", line.c_str());
+    std::printf("%s\n", (line + pending_suffix(port)).c_str());
   }
-  if (!port.state().error().empty()) {
-    print_error("warning: port " + port.spec().name() +
-                " is stored but the dataplane refused it: " + port.state().error() +
-                " (retried when the dataplane reconnects)");
-  }
+  warn_if_refused(port);
   return kExitOk;
 }
 
@@ -209,16 +215,9 @@ int run_port_set(Context& context, const Args& args) {
   } else {
     std::string line =
         "port " + port.spec().name() + " set (mac limit " + mac_limit_text(limit) + ")";
-    if (port.state().error().empty() && !port.state().programmed()) {
-      line += ", pending: programmed once the dataplane is connected";
-    }
-    std::printf("%s\n", line.c_str());
+    std::printf("%s\n", (line + pending_suffix(port)).c_str());
   }
-  if (!port.state().error().empty()) {
-    print_error("warning: port " + port.spec().name() +
-                " is stored but the dataplane refused it: " + port.state().error() +
-                " (retried when the dataplane reconnects)");
-  }
+  warn_if_refused(port);
   return kExitOk;
 }
 

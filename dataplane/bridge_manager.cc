@@ -21,13 +21,6 @@ using vswitch::dp::ERROR_CODE_RESOURCE_EXHAUSTED;
 
 namespace {
 
-std::string format_mac(const uint8_t* b) {
-  char text[18];
-  std::snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
-                b[5]);
-  return text;
-}
-
 std::string format_ip(rte_be32_t ip) {
   const auto* b = reinterpret_cast<const uint8_t*>(&ip);
   char text[16];
@@ -475,7 +468,7 @@ Status BridgeManager::mac_list(const std::string& bridge, vswitch::dp::MacList* 
     const uint32_t loc = e.location.load(std::memory_order_relaxed);
     auto* m = out->add_macs();
     m->set_bridge(names[key.bridge]);
-    m->set_mac(format_mac(key.mac));
+    m->set_mac(fields::format_mac(key.mac));
     m->set_port(port_name_(flow::location_port(loc)));
     m->set_vlan(flow::location_vlan(loc));
     m->set_is_static(e.is_static);
@@ -500,8 +493,8 @@ void BridgeManager::flow_list(uint32_t max, vswitch::dp::FlowList* out) const {
       f->set_worker(w->index);
       f->set_in_port(port_name_(e.key.in_port));
       f->set_vlan(e.key.vlan);
-      f->set_src_mac(format_mac(e.key.src));
-      f->set_dst_mac(format_mac(e.key.dst));
+      f->set_src_mac(fields::format_mac(e.key.src));
+      f->set_dst_mac(fields::format_mac(e.key.dst));
       f->set_ethertype(rte_be_to_cpu_16(e.key.ethertype));
       if (e.key.ethertype == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
         f->set_src_ip(format_ip(e.key.src_ip));

@@ -25,15 +25,6 @@ std::string dpdk_error(int rc) {
   return std::strerror(rc < 0 ? -rc : rc);
 }
 
-// Lower case, as operators write MACs (rte_ether_format_addr prints upper case).
-std::string format_mac(const rte_ether_addr& a) {
-  char text[RTE_ETHER_ADDR_FMT_SIZE];
-  std::snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", a.addr_bytes[0],
-                a.addr_bytes[1], a.addr_bytes[2], a.addr_bytes[3], a.addr_bytes[4],
-                a.addr_bytes[5]);
-  return text;
-}
-
 }  // namespace
 
 PortManager::PortManager(std::string run_dir, rte_mempool* pool, ForwardingState& fwd,
@@ -272,7 +263,8 @@ void PortManager::fill_status(const Port& port, vswitch::dp::PortStatus* out) co
   out->set_port_id(port.port_id);
   out->set_devargs(port.devargs);
   rte_ether_addr mac{};
-  if (rte_eth_macaddr_get(port.port_id, &mac) == 0) out->set_mac(format_mac(mac));
+  if (rte_eth_macaddr_get(port.port_id, &mac) == 0)
+    out->set_mac(fields::format_mac(mac.addr_bytes));
   rte_eth_link link{};
   if (rte_eth_link_get_nowait(port.port_id, &link) == 0) {
     out->set_link_up(link.link_status == RTE_ETH_LINK_UP);

@@ -31,6 +31,13 @@ std::string check_iface_name(const std::string& iface, const char* field) {
   return {};
 }
 
+std::string format_mac(const uint8_t mac[6]) {
+  char text[18];
+  std::snprintf(text, sizeof(text), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  return text;
+}
+
 bool parse_mac(const std::string& text, uint8_t out[6]) {
   if (text.size() != 17) return false;
   for (int i = 0; i < 6; ++i) {

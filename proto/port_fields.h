@@ -21,6 +21,9 @@ std::string check_port_name(const std::string& name, const char* field = "name")
 // Kernel interface names: 1..15 characters, none of ",=/" or white space.
 std::string check_iface_name(const std::string& iface, const char* field = "iface");
 
+// 6 bytes as "aa:bb:cc:dd:ee:ff" (lower case, as operators write MACs).
+std::string format_mac(const uint8_t mac[6]);
+
 // "aa:bb:cc:dd:ee:ff" into 6 bytes. Returns false on any other form, and for multicast.
 bool parse_mac(const std::string& text, uint8_t out[6]);
 
