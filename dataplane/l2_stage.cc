@@ -160,7 +160,6 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void*));
     ok[i] = flow::parse_frame(pkts[i], in_port, keys[i], parsed[i]) == flow::ParseResult::kOk;
     if (likely(ok[i])) {
-      keys[i].pad = parsed[i].tagged;
       hashes[i] = flow::FlowCache::hash(keys[i]);
       ctx.cache.prefetch(hashes[i]);
     }
