@@ -39,9 +39,15 @@ test: deps format-check build asan-test
 demo: deps build
 	@./scripts/demo.sh
 
+# QUICK=1: one short run per scenario (a smoke check that everything forwards).
 bench: deps build
+ifeq ($(QUICK),1)
+	@$(BUILD)/bin/pipeline_bench --benchmark_min_time=0.01
+	@./bench/xconnect_vhost.py --reps 1 --seconds 2
+else
 	@$(BUILD)/bin/pipeline_bench
 	@./bench/xconnect_vhost.py
+endif
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -21,7 +21,11 @@ whatever the switch does).
 Runs alternate between the switches; each run's figure is the median of per-second rates.
 """
 import argparse
+import datetime
+import json
 import os
+import platform
+import shutil
 import re
 import statistics
 import subprocess
@@ -190,6 +194,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3, help="runs per switch (alternating)")
     ap.add_argument("--bursts", type=int, default=8,
                     help="bursts of 32 packets primed into the loop per port")
+    ap.add_argument("--results", default=os.path.join(HERE, "results"),
+                    help="where latest.json and latest.png go (default bench/results)")
     ap.add_argument("--huge", action="store_true",
                     help="run switch and guest on hugepages (reserve and mount them first: "
                          "about 1.5 GiB); default --no-huge")
@@ -221,7 +227,52 @@ def main():
               f" {med / base if base else 0:13.2f}x {cpp}")
     print("cycles/pkt: the switch's own busy TSC cycles per packet (vsw-dpctl stats), which"
           " noise from other processes inflates less than Mpps")
+    write_results(args, use_huge, results, cycles, base)
     return 0
+
+
+def write_results(args, use_huge, results, cycles, base):
+    """bench/results/latest.json, and latest.png when gnuplot is there."""
+    os.makedirs(args.results, exist_ok=True)
+    doc = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": platform.node(), "cpus": os.cpu_count(),
+        "memory": "hugepages" if use_huge else "no-huge", "frame_bytes": 64,
+        "reps": args.reps, "seconds": args.seconds,
+        "scenarios": [{
+            "switch": kind,
+            "median_mpps": statistics.median(v) / 1e6,
+            "min_mpps": min(v) / 1e6, "max_mpps": max(v) / 1e6,
+            "ratio_to_testpmd_io": statistics.median(v) / base if base else None,
+            "busy_cycles_per_packet": statistics.median(cycles[kind]) if cycles[kind] else None,
+            "runs_mpps": [x / 1e6 for x in v],
+        } for kind, v in results.items()],
+    }
+    json_path = os.path.join(args.results, "latest.json")
+    with open(json_path, "w") as f:
+        json.dump(doc, f, indent=2)
+    print(f"wrote {json_path}")
+    if shutil.which("gnuplot") is None:
+        print("gnuplot not found: no plot")
+        return
+    data = os.path.join(args.results, "latest.dat")
+    with open(data, "w") as f:
+        for s in doc["scenarios"]:
+            f.write(f'"{s["switch"]}" {s["median_mpps"]:.3f} {s["min_mpps"]:.3f} {s["max_mpps"]:.3f}\n')
+    png = os.path.join(args.results, "latest.png")
+    script = f"""set terminal png size 800,450
+set output '{png}'
+set title 'vhost-user port to port, 64-byte frames ({doc["date"]}, {doc["memory"]})'
+set ylabel 'Mpps (median, min-max)'
+set style fill solid 0.6
+set boxwidth 0.6
+set yrange [0:*]
+set xtics nomirror
+plot '{data}' using 0:2:xtic(1) with boxes notitle, '' using 0:2:3:4 with yerrorbars notitle lc rgb 'black'
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    os.remove(data)
+    print(f"wrote {png}")
 
 
 if __name__ == "__main__":
