@@ -186,6 +186,9 @@ def run_once(kind, seconds, use_huge, bursts, tag):
             p.stop()
         if os.environ.get("VSW_BENCH_KEEP") is None:
             subprocess.run(["rm", "-rf", run_dir])
+        # EAL leaves a runtime directory per file prefix: remove the ones this run used.
+        for prefix in ("vswbench-sw" + tag, "vswbench-guest" + tag):
+            shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
 
 
 def main():
