@@ -43,7 +43,7 @@ demo: deps build
 bench: deps build
 ifeq ($(QUICK),1)
 	@$(BUILD)/bin/pipeline_bench --benchmark_min_time=0.01
-	@./bench/xconnect_vhost.py --reps 1 --seconds 2
+	@./bench/xconnect_vhost.py --reps 1 --seconds 2 --flows 1 --sizes 64
 else
 	@$(BUILD)/bin/pipeline_bench
 	@./bench/xconnect_vhost.py

@@ -146,8 +146,10 @@ def worker_cycles(run_dir):
     return (sum(int(w["busy_cycles"]) for w in workers), sum(int(w["packets"]) for w in workers))
 
 
-def run_once(kind, seconds, use_huge, bursts, tag):
-    """Returns (median pps, switch busy cycles per packet or None)."""
+def run_once(kind, seconds, use_huge, bursts, tag, flows=1, size=64):
+    """Returns (median pps, switch busy cycles per packet or None). `flows` > 1 makes the
+    guest vary the IPv4 source per primed packet (testpmd --txonly-multi-flow: at most 256
+    distinct); `size` is the frame length."""
     run_dir = tempfile.mkdtemp(prefix="vsw-bench-")
     procs = []
     try:
@@ -159,7 +161,8 @@ def run_once(kind, seconds, use_huge, bursts, tag):
                       "--vdev", f"net_virtio_user1,path={s1},queues=1,mac={GUEST_MACS[1]}"] +
                      memory_args(use_huge) +
                      ["--", "-i", "--total-num-mbufs=16384", "--forward-mode=io",
-                      f"--eth-peer=0,{GUEST_MACS[1]}", f"--eth-peer=1,{GUEST_MACS[0]}"],
+                      f"--eth-peer=0,{GUEST_MACS[1]}", f"--eth-peer=1,{GUEST_MACS[0]}",
+                      f"--txpkts={size}"] + (["--txonly-multi-flow"] if flows > 1 else []),
                      os.path.join(run_dir, "guest.log"), interactive=True)
         procs.append(guest)
         wait_for(lambda: "testpmd>" in guest.text(), 60, "the guest's prompt")
@@ -191,10 +194,19 @@ def run_once(kind, seconds, use_huge, bursts, tag):
             shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
 
 
+SWITCHES = ("testpmd-io", "vswitch-xconnect", "vswitch-bridge")
+# Scenarios of the benchmark plan that need features vswitch does not have yet.
+NOT_AVAILABLE = {"vswitch-ipv4-routed": "no router yet", "vswitch-routed-acl": "no ACL yet"}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=8, help="one-second samples per run")
-    ap.add_argument("--reps", type=int, default=3, help="runs per switch (alternating)")
+    ap.add_argument("--reps", type=int, default=3, help="runs per case (switches alternate)")
+    ap.add_argument("--flows", default="1,256",
+                    help="flow counts, comma-separated (1, or up to 256 with testpmd's "
+                         "--txonly-multi-flow)")
+    ap.add_argument("--sizes", default="64,1518", help="frame lengths, comma-separated")
     ap.add_argument("--bursts", type=int, default=8,
                     help="bursts of 32 packets primed into the loop per port")
     ap.add_argument("--results", default=os.path.join(HERE, "results"),
@@ -204,52 +216,68 @@ def main():
                          "about 1.5 GiB); default --no-huge")
     args = ap.parse_args()
     use_huge = args.huge
-    print(f"xconnect over vhost-user, 64-byte frames, {args.reps} runs x {args.seconds} s, "
+    cases = [(int(f), int(z)) for z in args.sizes.split(",") for f in args.flows.split(",")]
+    total = len(cases) * len(SWITCHES) * args.reps
+    print(f"vhost-user port to port: {len(cases)} case(s) (flows x frame size) x "
+          f"{len(SWITCHES)} switches x {args.reps} runs of {args.seconds} s, "
           f"memory: {'hugepages' if use_huge else 'no-huge'}")
     print(f"pinning: switch poll loop on CPU 1, guest testpmd io loop on CPU 0 "
-          f"({args.bursts}x32 packets primed per port)")
-    results = {"testpmd-io": [], "vswitch-xconnect": [], "vswitch-bridge": []}
-    cycles = {k: [] for k in results}
-    for rep in range(args.reps):
-        for kind in results:
-            pps, cpp = run_once(kind, args.seconds, use_huge, args.bursts, f"{os.getpid()}-{rep}")
-            results[kind].append(pps)
-            if cpp is not None:
-                cycles[kind].append(cpp)
-            load = os.getloadavg()[0]
-            print(f"  run {rep + 1}/{args.reps} {kind:16s} {pps / 1e6:7.3f} Mpps"
-                  + (f"  {cpp:6.1f} busy cycles/pkt" if cpp is not None else "")
-                  + f"  (load avg {load:.1f})", flush=True)
-    base = statistics.median(results["testpmd-io"])
-    print(f"\n{'switch':16s} {'median Mpps':>12s} {'min-max':>17s} {'vs testpmd io':>14s}"
-          f" {'cycles/pkt':>11s}")
-    for kind, values in results.items():
-        med = statistics.median(values)
-        cpp = f"{statistics.median(cycles[kind]):11.1f}" if cycles[kind] else f"{'-':>11s}"
-        print(f"{kind:16s} {med / 1e6:12.3f} {min(values) / 1e6:8.3f}-{max(values) / 1e6:<8.3f}"
-              f" {med / base if base else 0:13.2f}x {cpp}")
+          f"({args.bursts}x32 packets primed per port); management threads sleep")
+    for name, why in NOT_AVAILABLE.items():
+        print(f"  {name}: not available ({why})")
+    rows = []
+    done = 0
+    for flows, size in cases:
+        results = {k: [] for k in SWITCHES}
+        cycles = {k: [] for k in SWITCHES}
+        bursts = max(args.bursts, 8 if flows == 1 else 32)
+        for rep in range(args.reps):
+            for kind in SWITCHES:
+                done += 1
+                pps, cpp = run_once(kind, args.seconds, use_huge, bursts,
+                                    f"{os.getpid()}-{done}", flows, size)
+                results[kind].append(pps)
+                if cpp is not None:
+                    cycles[kind].append(cpp)
+                print(f"  [{done}/{total}] flows {flows:3d} {size:4d} B {kind:16s}"
+                      f" {pps / 1e6:7.3f} Mpps"
+                      + (f"  {cpp:6.1f} busy cycles/pkt" if cpp is not None else "")
+                      + f"  (load avg {os.getloadavg()[0]:.1f})", flush=True)
+        base = statistics.median(results["testpmd-io"])
+        for kind in SWITCHES:
+            v = results[kind]
+            med = statistics.median(v)
+            rows.append({
+                "switch": kind, "flows": flows, "frame_bytes": size,
+                "median_mpps": med / 1e6, "min_mpps": min(v) / 1e6, "max_mpps": max(v) / 1e6,
+                "median_gbps": med * size * 8 / 1e9,
+                "ratio_to_testpmd_io": med / base if base else None,
+                "busy_cycles_per_packet": statistics.median(cycles[kind]) if cycles[kind] else None,
+                "runs_mpps": [x / 1e6 for x in v],
+            })
+    print(f"\n{'switch':16s} {'flows':>5s} {'bytes':>5s} {'median Mpps':>11s} {'min-max':>15s}"
+          f" {'Gbit/s':>7s} {'vs testpmd':>10s} {'cycles/pkt':>10s}")
+    for r in rows:
+        cpp = f"{r['busy_cycles_per_packet']:10.1f}" if r["busy_cycles_per_packet"] else f"{'-':>10s}"
+        print(f"{r['switch']:16s} {r['flows']:5d} {r['frame_bytes']:5d} {r['median_mpps']:11.3f}"
+              f" {r['min_mpps']:7.3f}-{r['max_mpps']:<7.3f} {r['median_gbps']:7.2f}"
+              f" {r['ratio_to_testpmd_io'] or 0:9.2f}x {cpp}")
     print("cycles/pkt: the switch's own busy TSC cycles per packet (vsw-dpctl stats), which"
           " noise from other processes inflates less than Mpps")
-    write_results(args, use_huge, results, cycles, base)
+    write_results(args, use_huge, rows)
     return 0
 
 
-def write_results(args, use_huge, results, cycles, base):
+def write_results(args, use_huge, rows):
     """bench/results/latest.json, and latest.png when gnuplot is there."""
     os.makedirs(args.results, exist_ok=True)
     doc = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": platform.node(), "cpus": os.cpu_count(),
-        "memory": "hugepages" if use_huge else "no-huge", "frame_bytes": 64,
+        "memory": "hugepages" if use_huge else "no-huge",
         "reps": args.reps, "seconds": args.seconds,
-        "scenarios": [{
-            "switch": kind,
-            "median_mpps": statistics.median(v) / 1e6,
-            "min_mpps": min(v) / 1e6, "max_mpps": max(v) / 1e6,
-            "ratio_to_testpmd_io": statistics.median(v) / base if base else None,
-            "busy_cycles_per_packet": statistics.median(cycles[kind]) if cycles[kind] else None,
-            "runs_mpps": [x / 1e6 for x in v],
-        } for kind, v in results.items()],
+        "not_available": NOT_AVAILABLE,
+        "scenarios": rows,
     }
     json_path = os.path.join(args.results, "latest.json")
     with open(json_path, "w") as f:
@@ -260,17 +288,19 @@ def write_results(args, use_huge, results, cycles, base):
         return
     data = os.path.join(args.results, "latest.dat")
     with open(data, "w") as f:
-        for s in doc["scenarios"]:
-            f.write(f'"{s["switch"]}" {s["median_mpps"]:.3f} {s["min_mpps"]:.3f} {s["max_mpps"]:.3f}\n')
+        for r in rows:
+            label = f'{r["switch"].replace("vswitch-", "vsw ")}\\n{r["flows"]} fl {r["frame_bytes"]} B'
+            f.write(f'"{label}" {r["median_mpps"]:.3f} {r["min_mpps"]:.3f} {r["max_mpps"]:.3f}\n')
     png = os.path.join(args.results, "latest.png")
-    script = f"""set terminal png size 800,450
+    width = max(800, 110 * len(rows))
+    script = f"""set terminal png size {width},480
 set output '{png}'
-set title 'vhost-user port to port, 64-byte frames ({doc["date"]}, {doc["memory"]})'
-set ylabel 'Mpps (median, min-max)'
+set title 'vhost-user port to port ({doc["date"]}, {doc["memory"]}); median Mpps, min-max'
+set ylabel 'Mpps'
 set style fill solid 0.6
 set boxwidth 0.6
 set yrange [0:*]
-set xtics nomirror
+set xtics nomirror font ',9'
 plot '{data}' using 0:2:xtic(1) with boxes notitle, '' using 0:2:3:4 with yerrorbars notitle lc rgb 'black'
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)

@@ -22,7 +22,7 @@ class BenchQuick(unittest.TestCase):
         try:
             proc = subprocess.run(
                 ["/usr/bin/python3", str(REPO / "bench" / "xconnect_vhost.py"), "--reps", "1",
-                 "--seconds", "2", "--results", str(results)],
+                 "--seconds", "2", "--flows", "1", "--sizes", "64", "--results", str(results)],
                 env={**os.environ, "VSW_BIN": BIN}, capture_output=True, text=True, timeout=240)
             sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
             self.assertEqual(proc.returncode, 0)
