@@ -64,6 +64,7 @@ DevargsResult build_devargs(const PortConfig& config, const std::string& run_dir
       spec.client_mode = config.mode() == vswitch::dp::VHOST_MODE_CLIENT;
       spec.queues = queues;
       r.dev_name = spec.vdev_name;
+      r.socket_path = spec.socket_path;
       r.devargs = vhost::vhost_devargs(spec);
       return r;
     }

@@ -13,9 +13,10 @@ inline constexpr uint32_t kMaxQueuesPerPort = fields::kMaxQueuesPerPort;
 
 struct DevargsResult {
   bool ok() const { return error.empty(); }
-  std::string devargs;   // for rte_dev_probe()
-  std::string dev_name;  // the device (and, for vdevs, ethdev) name
-  std::string error;     // names the field and the value when !ok()
+  std::string devargs;      // for rte_dev_probe()
+  std::string dev_name;     // the device (and, for vdevs, ethdev) name
+  std::string socket_path;  // vhost-user: the socket
+  std::string error;        // names the field and the value when !ok()
 };
 
 // `unique` makes vdev names unique within the process (ports may reuse operator names after

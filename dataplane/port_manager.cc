@@ -69,6 +69,11 @@ Status PortManager::add(const vswitch::dp::PortConfig& config, vswitch::dp::Port
                            "socket: already used by port '" + name + "'");
   }
 
+  if (config.type() == vswitch::dp::PORT_TYPE_VHOST_USER &&
+      config.mode() != vswitch::dp::VHOST_MODE_CLIENT) {
+    if (std::string err = vhost::reclaim_server_socket(d.socket_path); !err.empty())
+      return Status::Error(ERROR_CODE_FAILED_PRECONDITION, err);
+  }
   int rc = rte_dev_probe(d.devargs.c_str());
   if (rc != 0)
     return Status::Error(ERROR_CODE_FAILED_PRECONDITION,

@@ -28,6 +28,12 @@ struct VhostPortSpec {
 // Devargs for rte_dev_probe(), e.g. "net_vhost_vsw3,iface=/run/vswitch/vhost/vm1.sock,queues=2".
 std::string vhost_devargs(const VhostPortSpec& spec);
 
+// Prepares `path` for a server-mode port: a socket file that nobody listens on any more (a
+// dataplane killed with -9 leaves it behind, and the vhost library then fails to bind) is
+// removed. Returns "" or why the path cannot be used (something else listens on it, or it
+// is not a socket). Management thread; makes a connect() attempt.
+std::string reclaim_server_socket(const std::string& path);
+
 // Subscribes `port_id` to link-state and queue-state events: each one is logged with the
 // port name, so an operator sees guests connecting and disconnecting. The vhost PMD updates
 // the link state itself; callers read it with rte_eth_link_get_nowait().

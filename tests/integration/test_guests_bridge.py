@@ -8,17 +8,25 @@ server mode (the dataplane listens; QEMU connects with reconnect=1) and QEMU sha
 memory through memfd (vhost-user needs it). Guest B pings guest A from its init (vsw.run) and
 the test reads the result from B's serial log; `vswctl mac list` must show both guests' MACs
 on their ports.
+
+Then the dataplane is killed with -9 and a new one started, the guests untouched: B keeps
+pinging A (every 0.2 s) and the traffic must come back through the new dataplane on its own
+(controld replays the ports; QEMU reconnects to the sockets). The gap is printed. A killed
+dataplane leaves its server sockets behind; the new one must reclaim them (it used to fail
+to bind, and server-mode guests never came back).
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
+import controld_env
 import vswtest
 from controld_env import ControldEnv
-from vswtest import wait_until
+from vswtest import log, wait_until
 
 GUEST_CACHE = Path(os.environ.get("VSW_GUEST_CACHE", "/var/cache/vswitch/guest"))
 BOOT_TIMEOUT = 180.0  # TCG on a shared two-core machine: boots take 3-10 s, allow far more
@@ -52,12 +60,13 @@ class GuestsOnBridge(vswtest.TestCase):
         subprocess.run([str(vswtest.REPO / "guest" / "build-image.sh"), str(GUEST_CACHE)],
                        check=True, timeout=300)
         with ControldEnv() as env:
-            env.dataplane()
+            dp = env.dataplane()
             ctl = env.controld()
             ctl.wait_programmed()
             ctl.vswctl("bridge", "add", "br0")
             guests = {"vmA": ("02:00:00:00:01:0a", "10.240.0.1/24", "sleep 3600"),
-                      "vmB": ("02:00:00:00:01:0b", "10.240.0.2/24", "ping -c 5 -W 5 10.240.0.1")}
+                      "vmB": ("02:00:00:00:01:0b", "10.240.0.2/24",
+                              "ping -c 5 -W 5 10.240.0.1; ping -q -i 0.2 10.240.0.1 &")}
             serial = {}
             for name, (mac, cidr, run) in guests.items():
                 port = ctl.vswctl("port", "add", name, "--type", "vhost-user")
@@ -78,6 +87,25 @@ class GuestsOnBridge(vswtest.TestCase):
             macs = {m["mac"]: m["port"] for m in ctl.vswctl("mac", "list", "br0")["macs"]}
             self.assertEqual(macs.get("02:00:00:00:01:0a"), "vmA", macs)
             self.assertEqual(macs.get("02:00:00:00:01:0b"), "vmB", macs)
+
+            # kill -9 the dataplane under the running guests; a new one must carry their
+            # traffic again without touching them or running any vswctl command.
+            controld_env.kill_dataplane(env, dp)
+            started = time.monotonic()
+            dp = env.dataplane()
+
+            def rx(name):
+                try:
+                    return int(ctl.port(name)["state"]["counters"]["rx_packets"])
+                except (AssertionError, KeyError, ValueError):
+                    return 0
+
+            wait_until(lambda: rx("vmA") >= 5 and rx("vmB") >= 5, 90,
+                       "the guests' ping to flow through the new dataplane",
+                       state=lambda: ctl.status())
+            gap = time.monotonic() - started
+            log(f"guests' traffic resumed {gap:.2f} s after the new dataplane started")
+            print(f"restart-to-guest-traffic: {gap:.2f} s")
 
 
 if __name__ == "__main__":
