@@ -21,7 +21,7 @@ cleanup() {
   stop_pid "$CTL_PID"
   stop_pid "$DP_PID"
   for ns in "$NS_A" "$NS_B" "${BRIDGE_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  rm -rf "$WORK" /var/run/dpdk/vswdemo  # EAL keeps a runtime dir per --file-prefix
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
