@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dataplane_client.h"
+#include "port_types.h"
 
 namespace {
 
@@ -39,21 +40,6 @@ constexpr const char* kUsage =
   std::exit(code);
 }
 
-bool parse_type(const std::string& s, vswitch::dp::PortType* type) {
-  static const std::map<std::string, vswitch::dp::PortType> kTypes = {
-      {"vhost-user", vswitch::dp::PORT_TYPE_VHOST_USER},
-      {"tap", vswitch::dp::PORT_TYPE_TAP},
-      {"af-packet", vswitch::dp::PORT_TYPE_AF_PACKET},
-      {"af-xdp", vswitch::dp::PORT_TYPE_AF_XDP},
-      {"dpdk", vswitch::dp::PORT_TYPE_DPDK},
-      {"ring", vswitch::dp::PORT_TYPE_RING},
-      {"null", vswitch::dp::PORT_TYPE_NULL}};
-  auto it = kTypes.find(s);
-  if (it == kTypes.end()) return false;
-  *type = it->second;
-  return true;
-}
-
 Request port_add_request(const std::vector<std::string>& args) {
   if (args.size() < 3) die("port add: NAME is required");
   Request req;
@@ -64,8 +50,10 @@ Request port_add_request(const std::vector<std::string>& args) {
     if (i + 1 >= args.size()) die("port add: " + flag + " needs a value");
     const std::string& value = args[i + 1];
     if (flag == "--type") {
-      vswitch::dp::PortType type;
-      if (!parse_type(value, &type)) die("port add: --type: unknown port type '" + value + "'");
+      const vswitch::dp::PortType type = vsw::fields::port_type_from_name(value);
+      if (type == vswitch::dp::PORT_TYPE_UNSPECIFIED)
+        die("port add: --type: '" + value + "' is not a port type (one of " +
+            vsw::fields::port_type_names() + ")");
       port->set_type(type);
     } else if (flag == "--iface") {
       port->set_iface(value);

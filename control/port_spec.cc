@@ -1,10 +1,8 @@
 #include "port_spec.h"
 
-#include <array>
-#include <utility>
-
 #include "bridge_spec.h"
 #include "port_fields.h"
+#include "port_types.h"
 
 namespace vsw::ctl {
 
@@ -12,21 +10,8 @@ namespace {
 
 using vswitch::dp::PortType;
 
-constexpr std::array<std::pair<const char*, PortType>, 7> kTypes = {{
-    {"vhost-user", vswitch::dp::PORT_TYPE_VHOST_USER},
-    {"tap", vswitch::dp::PORT_TYPE_TAP},
-    {"af-packet", vswitch::dp::PORT_TYPE_AF_PACKET},
-    {"af-xdp", vswitch::dp::PORT_TYPE_AF_XDP},
-    {"dpdk", vswitch::dp::PORT_TYPE_DPDK},
-    {"ring", vswitch::dp::PORT_TYPE_RING},
-    {"null", vswitch::dp::PORT_TYPE_NULL},
-}};
-
 PortType type_of(const std::string& name) {
-  for (const auto& [n, t] : kTypes) {
-    if (name == n) return t;
-  }
-  return vswitch::dp::PORT_TYPE_UNSPECIFIED;
+  return fields::port_type_from_name(name);
 }
 
 grpc::Status invalid(const std::string& message) {
@@ -43,9 +28,7 @@ grpc::Status refuse_unless(bool applies, const std::string& field, const std::st
 }  // namespace
 
 std::string port_type_names() {
-  std::string out;
-  for (const auto& [n, t] : kTypes) out += (out.empty() ? "" : ", ") + std::string(n);
-  return out;
+  return fields::port_type_names();
 }
 
 grpc::Status validate_port(const vswitch::v1::PortSpec& spec) {

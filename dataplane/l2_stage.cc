@@ -88,7 +88,7 @@ inline void report_learn(WorkerContext& ctx, const FdbKey& key, uint32_t locatio
 
 // The miss path for one frame: learn, decide, cache when the decision is cacheable.
 void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_id, rte_mbuf* m,
-                 const FlowKey& key, uint32_t hash, bool tagged) {
+                 const FlowKey& key, uint32_t hash, bool tagged, uint64_t now) {
   const flow::Fdb& fdb = *ctx.fwd->fdb;
   const uint32_t here = flow::pack_location(key.in_port, key.vlan);
   FdbKey src{bridge_id, {}};
@@ -100,7 +100,6 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
       report_learn(ctx, src, here);
     } else {
       FdbEntry& s = fdb.entry(src_pos);
-      const uint64_t now = rte_rdtsc();
       if (now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval())
         s.last_seen.store(now, std::memory_order_relaxed);
     }
@@ -196,7 +195,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
       ++stale;
     }
     ++misses;
-    switch_miss(ctx, l2, bridge, m, key, hashes[i], parsed[i].tagged);
+    switch_miss(ctx, l2, bridge, m, key, hashes[i], parsed[i].tagged, now);
   }
   flow::FlowCacheCounters& c = ctx.cache.counters;
   if (hits) bump(c.hits, hits);
