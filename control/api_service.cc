@@ -126,4 +126,41 @@ Status ApiService::GetStats(ServerContext*, const vswitch::v1::GetStatsRequest*,
   return controller_.stats(out);
 }
 
+Status ApiService::AddVm(ServerContext*, const vswitch::v1::AddVmRequest* req,
+                         vswitch::v1::Vm* out) {
+  if (!req->has_vm()) return Status(grpc::StatusCode::INVALID_ARGUMENT, "vm: required");
+  return controller_.add_vm(*req, out);
+}
+
+Status ApiService::StartVm(ServerContext*, const vswitch::v1::StartVmRequest* req,
+                           vswitch::v1::Vm* out) {
+  return controller_.start_vm(req->name(), out);
+}
+
+Status ApiService::StopVm(ServerContext*, const vswitch::v1::StopVmRequest* req,
+                          vswitch::v1::Vm* out) {
+  return controller_.stop_vm(*req, out);
+}
+
+Status ApiService::DeleteVm(ServerContext*, const vswitch::v1::DeleteVmRequest* req,
+                            vswitch::v1::DeleteVmResponse*) {
+  return controller_.delete_vm(req->name());
+}
+
+Status ApiService::GetVm(ServerContext*, const vswitch::v1::GetVmRequest* req,
+                         vswitch::v1::Vm* out) {
+  return controller_.get_vm(req->name(), out);
+}
+
+Status ApiService::ListVms(ServerContext*, const vswitch::v1::ListVmsRequest*,
+                           vswitch::v1::ListVmsResponse* out) {
+  controller_.list_vms(out);
+  return Status::OK;
+}
+
+Status ApiService::GetVmConsole(ServerContext*, const vswitch::v1::GetVmConsoleRequest* req,
+                                vswitch::v1::VmConsole* out) {
+  return controller_.vm_console(*req, out);
+}
+
 }  // namespace vsw::ctl

@@ -57,6 +57,21 @@ class ApiService final : public vswitch::v1::Vswitch::Service {
   grpc::Status GetStats(grpc::ServerContext*, const vswitch::v1::GetStatsRequest*,
                         vswitch::v1::Stats* out) override;
 
+  grpc::Status AddVm(grpc::ServerContext*, const vswitch::v1::AddVmRequest* req,
+                     vswitch::v1::Vm* out) override;
+  grpc::Status StartVm(grpc::ServerContext*, const vswitch::v1::StartVmRequest* req,
+                       vswitch::v1::Vm* out) override;
+  grpc::Status StopVm(grpc::ServerContext*, const vswitch::v1::StopVmRequest* req,
+                      vswitch::v1::Vm* out) override;
+  grpc::Status DeleteVm(grpc::ServerContext*, const vswitch::v1::DeleteVmRequest* req,
+                        vswitch::v1::DeleteVmResponse*) override;
+  grpc::Status GetVm(grpc::ServerContext*, const vswitch::v1::GetVmRequest* req,
+                     vswitch::v1::Vm* out) override;
+  grpc::Status ListVms(grpc::ServerContext*, const vswitch::v1::ListVmsRequest*,
+                       vswitch::v1::ListVmsResponse* out) override;
+  grpc::Status GetVmConsole(grpc::ServerContext*, const vswitch::v1::GetVmConsoleRequest* req,
+                            vswitch::v1::VmConsole* out) override;
+
  private:
   Controller& controller_;
 };

@@ -28,12 +28,16 @@ using vsw::LogLevel;
 
 constexpr const char* kUsage =
     "usage: vsw-controld --run-dir DIR --state-dir SDIR [--listen HOST:PORT]\n"
-    "                    [--tls-cert FILE --tls-key FILE]\n"
+    "                    [--tls-cert FILE --tls-key FILE] [--qemu PATH] [--guest-dir DIR]\n"
     "  --run-dir DIR     serves gRPC on unix:DIR/control.sock (mode 0660) and programs the\n"
     "                    dataplane at DIR/dataplane.sock, reconnecting on its own\n"
     "  --state-dir SDIR  the desired state (SDIR/state.pb), created when missing\n"
     "  --listen HOST:PORT  also serve gRPC over TCP; off by default. A non-loopback address\n"
-    "                    needs --tls-cert and --tls-key (PEM)\n";
+    "                    needs --tls-cert and --tls-key (PEM)\n"
+    "  --qemu PATH       the QEMU binary for VMs (default qemu-system-x86_64 on PATH)\n"
+    "  --guest-dir DIR   the default guest image (vmlinuz, initrd.img) for VMs given no\n"
+    "                    kernel or disk (default /var/cache/vswitch/guest)\n"
+    "VMs keep running when controld stops; the next controld adopts them.\n";
 
 struct Options {
   std::string run_dir;
@@ -41,6 +45,8 @@ struct Options {
   std::string listen;
   std::string tls_cert;
   std::string tls_key;
+  std::string qemu = "qemu-system-x86_64";
+  std::string guest_dir = vsw::ctl::kDefaultGuestDir;
 };
 
 [[noreturn]] void usage_error(const std::string& why) {
@@ -69,6 +75,10 @@ Options parse(int argc, char** argv) {
       o.tls_cert = value();
     } else if (a == "--tls-key") {
       o.tls_key = value();
+    } else if (a == "--qemu") {
+      o.qemu = value();
+    } else if (a == "--guest-dir") {
+      o.guest_dir = value();
     } else {
       usage_error("unknown option '" + a + "'");
     }
@@ -132,10 +142,10 @@ int main(int argc, char** argv) {
   }
   log(LogLevel::kInfo,
       "state %s: %s, %d port(s), %d xconnect(s), %d bridge(s), %d attachment(s), %d static "
-      "MAC(s), generation %lu",
+      "MAC(s), %d VM(s), generation %lu",
       store.path().c_str(), loaded.existed ? "loaded" : "new", loaded.state.ports_size(),
       loaded.state.xconnects_size(), loaded.state.bridges_size(), loaded.state.attachments_size(),
-      loaded.state.static_macs_size(), loaded.state.generation());
+      loaded.state.static_macs_size(), loaded.state.vms_size(), loaded.state.generation());
   if (::mkdir(opt.run_dir.c_str(), 0755) != 0 && errno != EEXIST) {
     std::fprintf(stderr, "vsw-controld: %s: %s\n", opt.run_dir.c_str(), std::strerror(errno));
     return 1;
@@ -150,7 +160,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  vsw::ctl::Controller controller(store, std::move(loaded.state), opt.run_dir);
+  vsw::ctl::Controller controller(store, std::move(loaded.state), opt.run_dir, opt.qemu,
+                                  opt.guest_dir);
   vsw::ctl::ApiService service(controller);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

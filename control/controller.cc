@@ -58,11 +58,16 @@ void copy_counters(const vswitch::dp::PortStatus& live, vswitch::v1::PortState* 
 
 }  // namespace
 
-Controller::Controller(StateStore& store, vswitch::state::DesiredState initial, std::string run_dir)
+Controller::Controller(StateStore& store, vswitch::state::DesiredState initial, std::string run_dir,
+                       std::string qemu_binary, std::string guest_dir)
     : store_(store),
       run_dir_(std::move(run_dir)),
       dataplane_socket_(run_dir_ + "/dataplane.sock"),
-      state_(std::move(initial)) {}
+      state_(std::move(initial)),
+      guest_dir_(std::move(guest_dir)),
+      vms_(run_dir_, std::move(qemu_binary)) {
+  vms_.set_exit_handler([this](const std::string& name) { on_vm_exit(name); });
+}
 
 Controller::~Controller() {
   stop();
@@ -70,6 +75,8 @@ Controller::~Controller() {
 
 void Controller::start() {
   reconciler_ = std::thread([this] { reconcile_loop(); });
+  vms_.start_supervisor();
+  vm_starter_ = std::thread([this] { start_vms(); });
 }
 
 void Controller::stop() {
@@ -79,6 +86,9 @@ void Controller::stop() {
   }
   wake_.notify_all();
   if (reconciler_.joinable()) reconciler_.join();
+  vms_stopping_ = true;
+  if (vm_starter_.joinable()) vm_starter_.join();
+  vms_.stop_supervisor();
 }
 
 // ---- dataplane connection ----
@@ -351,6 +361,12 @@ Status Controller::delete_port(const std::string& name) {
                                                        "'; delete the xconnect first");
   }
   if (Status s = check_not_attached(state_, name, "name"); !s.ok()) return s;
+  for (const auto& vm : state_.vms()) {
+    if (vm.spec().port() == name)
+      return Status(StatusCode::FAILED_PRECONDITION, "name: port '" + name + "' is used by vm '" +
+                                                         vm.spec().name() +
+                                                         "'; delete the vm first");
+  }
   vswitch::state::DesiredState next = state_;
   auto* ports = next.mutable_ports();
   ports->erase(std::remove_if(ports->begin(), ports->end(),
@@ -515,6 +531,8 @@ void Controller::build_status_locked(vswitch::v1::Status* out) const {
   out->set_state_file(store_.path());
   out->set_ports(static_cast<uint32_t>(state_.ports_size()));
   out->set_xconnects(static_cast<uint32_t>(state_.xconnects_size()));
+  out->set_vms(static_cast<uint32_t>(state_.vms_size()));
+  out->set_vms_running(static_cast<uint32_t>(vms_.running_count()));
   auto* dp = out->mutable_dataplane();
   dp->set_state(connected_ ? "connected" : "disconnected");
   dp->set_programmed(connected_ && programmed_);

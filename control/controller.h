@@ -14,6 +14,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -27,6 +28,7 @@
 #include "controld_state.pb.h"
 #include "dataplane_client.h"
 #include "state_store.h"
+#include "vm_manager.h"
 #include "vswitch.pb.h"
 
 namespace vsw::ctl {
@@ -41,10 +43,13 @@ inline constexpr int kMaxPorts = 32;
 
 class Controller {
  public:
-  Controller(StateStore& store, vswitch::state::DesiredState initial, std::string run_dir);
+  Controller(StateStore& store, vswitch::state::DesiredState initial, std::string run_dir,
+             std::string qemu_binary = "qemu-system-x86_64",
+             std::string guest_dir = kDefaultGuestDir);
   ~Controller();
 
-  // Starts / stops the reconciler thread.
+  // Starts / stops the reconciler thread, and the VM supervisor (guests keep running when
+  // controld stops; the next controld adopts them).
   void start();
   void stop();
 
@@ -75,6 +80,16 @@ class Controller {
   grpc::Status list_macs(const std::string& bridge, vswitch::v1::ListMacsResponse* out);
   grpc::Status list_flows(uint32_t max, vswitch::v1::ListFlowsResponse* out);
   grpc::Status flow_stats(vswitch::v1::FlowStats* out);
+
+  // VMs (controller_vm.cc).
+  grpc::Status add_vm(const vswitch::v1::AddVmRequest& request, vswitch::v1::Vm* out);
+  grpc::Status start_vm(const std::string& name, vswitch::v1::Vm* out);
+  grpc::Status stop_vm(const vswitch::v1::StopVmRequest& request, vswitch::v1::Vm* out);
+  grpc::Status delete_vm(const std::string& name);
+  grpc::Status get_vm(const std::string& name, vswitch::v1::Vm* out);
+  void list_vms(vswitch::v1::ListVmsResponse* out);
+  grpc::Status vm_console(const vswitch::v1::GetVmConsoleRequest& request,
+                          vswitch::v1::VmConsole* out);
 
   // Never waits for a change or a replay in progress: it answers from a snapshot taken
   // after each of them, so readiness checks stay quick.
@@ -131,6 +146,18 @@ class Controller {
                               vswitch::v1::Attachment* out) const;
   void fill_static_mac_locked(const vswitch::state::StaticMacSpec& m,
                               vswitch::v1::StaticMac* out) const;
+  // ---- VMs (controller_vm.cc) ----
+  static vswitch::state::VmRecord* find_vm_locked(vswitch::state::DesiredState& state,
+                                                  const std::string& name);
+  const vswitch::state::VmRecord* find_vm_locked(const std::string& name) const;
+  // Persists the operator's wish for the VM (no-op when unchanged).
+  grpc::Status set_vm_running_locked(const std::string& name, bool running);
+  void fill_vm(const vswitch::v1::VmSpec& spec, vswitch::v1::Vm* out);
+  // At start: adopt or start the VMs the desired state wants running (its own thread).
+  void start_vms();
+  void on_vm_exit(const std::string& name);
+  void publish_status();  // takes mu_
+
   // Writes `next` (generation bumped) and makes it current, or returns INTERNAL.
   grpc::Status persist_locked(vswitch::state::DesiredState next);
 
@@ -166,6 +193,10 @@ class Controller {
   uint64_t last_replay_ms_ = 0;
   vswitch::dp::Status dataplane_status_;
   std::thread reconciler_;
+  std::string guest_dir_;
+  VmManager vms_;
+  std::atomic<bool> vms_stopping_{false};
+  std::thread vm_starter_;
 
   std::mutex snapshot_mu_;  // taken inside mu_, never the other way round
   vswitch::v1::Status snapshot_;

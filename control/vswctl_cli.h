@@ -131,6 +131,7 @@ const ObjectSpec& bridge_object();
 const ObjectSpec& mac_object();
 const ObjectSpec& flow_object();
 const ObjectSpec& stats_object();
+const ObjectSpec& vm_object();
 
 // Prints "vswctl: COMMAND: REASON; see 'vswctl COMMAND --help'" on stderr, returns kExitUsage.
 // For errors only a command can detect (a value that must be a number).

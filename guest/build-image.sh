@@ -6,13 +6,15 @@
 #
 #   guest/build-image.sh [CACHE_DIR]      (default /var/cache/vswitch/guest)
 #
-# Writes CACHE_DIR/vmlinuz and CACHE_DIR/initrd.img, only when they are missing.
+# Writes CACHE_DIR/vmlinuz and CACHE_DIR/initrd.img, only when they are missing or were built
+# from another version of this script or guest/init (CACHE_DIR/version holds a hash of both).
 # Kernel command line understood by the init (guest/init):
 #   vsw.ip=CIDR vsw.gw=IP vsw.mtu=N vsw.run="COMMAND"   (vsw.run: run once the network is up)
 set -euo pipefail
 cache=${1:-/var/cache/vswitch/guest}
 here=$(cd "$(dirname "$0")" && pwd)
-if [[ -s $cache/vmlinuz && -s $cache/initrd.img ]]; then
+version=$(cat "$here/init" "$here/build-image.sh" | sha256sum | cut -c1-16)
+if [[ -s $cache/vmlinuz && -s $cache/initrd.img && $(cat "$cache/version" 2>/dev/null) == "$version" ]]; then
   exit 0
 fi
 for tool in cpio apt-get dpkg-deb gzip; do
@@ -42,7 +44,7 @@ root=$work/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,lib/modules,usr/bin,lib64,lib/x86_64-linux-gnu}
 cp busybox/bin/busybox "$root/bin/busybox"
 for applet in sh mount insmod ip ping ifconfig route cat sleep echo grep sed awk ls poweroff \
-  reboot dmesg mkdir uname hostname tr cut; do
+  reboot dmesg mkdir uname hostname tr cut acpid; do
   ln -sf busybox "$root/bin/$applet"
 done
 # The virtio-net stack, in load order (plain .ko files in Debian's cloud kernel).
@@ -53,6 +55,17 @@ for m in "${mods[@]}"; do
   [[ -n $f ]] || { echo "build-image: module $m not found in $kpkg" >&2; exit 1; }
   cp "$f" "$root/lib/modules/"
 done
+# The ACPI power button (QMP system_powerdown, 'vswctl vm stop') as an input device, which
+# busybox acpid turns into /etc/acpi/PWRF/00000080.
+for m in button evdev; do
+  f=$(find "kernel/lib/modules/$kver" -name "$m.ko" | head -1)
+  [[ -n $f ]] || { echo "build-image: module $m not found in $kpkg" >&2; exit 1; }
+  cp "$f" "$root/lib/modules/"
+  mods+=("$m")
+done
+mkdir -p "$root/etc/acpi/PWRF"
+printf '#!/bin/sh\necho "vsw-guest: power button: powering off" >/dev/console\npoweroff -f\n' >"$root/etc/acpi/PWRF/00000080"
+chmod 755 "$root/etc/acpi/PWRF/00000080"
 printf '%s\n' "${mods[@]}" >"$root/lib/modules/order"
 # iperf3 from the host (installed by make deps), with the libraries it links.
 cp /usr/bin/iperf3 "$root/usr/bin/iperf3"
@@ -67,4 +80,5 @@ cp "kernel/boot/vmlinuz-$kver" "$cache/vmlinuz.tmp"
 [[ -s $cache/initrd.img.tmp ]] || { echo "build-image: empty initramfs" >&2; exit 1; }
 mv "$cache/vmlinuz.tmp" "$cache/vmlinuz"
 mv "$cache/initrd.img.tmp" "$cache/initrd.img"
+echo "$version" >"$cache/version"
 echo "build-image: $cache/vmlinuz ($kver) and $cache/initrd.img ($(du -h "$cache/initrd.img" | cut -f1))"
