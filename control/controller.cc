@@ -354,6 +354,12 @@ Status Controller::delete_port(const std::string& name) {
   if (name.empty()) return Status(StatusCode::INVALID_ARGUMENT, "name: required");
   std::lock_guard lk(mu_);
   if (!find_port_locked(name)) return Status(StatusCode::NOT_FOUND, "name: no port '" + name + "'");
+  for (const auto& vm : state_.vms()) {
+    if (vm.spec().port() == name)
+      return Status(StatusCode::FAILED_PRECONDITION, "name: port '" + name + "' is used by vm '" +
+                                                         vm.spec().name() +
+                                                         "'; delete the vm first");
+  }
   if (const XconnectSpec* x = find_xconnect_locked(name)) {
     const std::string peer = x->port_a() == name ? x->port_b() : x->port_a();
     return Status(StatusCode::FAILED_PRECONDITION, "name: port '" + name +
@@ -361,12 +367,6 @@ Status Controller::delete_port(const std::string& name) {
                                                        "'; delete the xconnect first");
   }
   if (Status s = check_not_attached(state_, name, "name"); !s.ok()) return s;
-  for (const auto& vm : state_.vms()) {
-    if (vm.spec().port() == name)
-      return Status(StatusCode::FAILED_PRECONDITION, "name: port '" + name + "' is used by vm '" +
-                                                         vm.spec().name() +
-                                                         "'; delete the vm first");
-  }
   vswitch::state::DesiredState next = state_;
   auto* ports = next.mutable_ports();
   ports->erase(std::remove_if(ports->begin(), ports->end(),

@@ -68,18 +68,25 @@ void Controller::start_vms() {
       if (port) todo.emplace_back(r, *port);
     }
   }
-  for (const auto& [record, port] : todo) {
-    if (vms_stopping_) return;
+  // Adopt every running guest first (quick), then start the missing ones (each start waits
+  // a moment for an early failure).
+  std::vector<const std::pair<VmRecord, vswitch::v1::PortSpec>*> to_start;
+  for (const auto& item : todo) {
+    const auto& [record, port] = item;
+    const bool adopted = vms_.adopt(record.spec(), port);
     if (!record.running()) {
-      if (vms_.adopt(record.spec(), port)) {
-        vms_.ensure(record.spec(), port, false, HostVirt{});
+      vms_.ensure(record.spec(), port, false, HostVirt{});
+      if (adopted)
         log(LogLevel::kWarning, "vm %s runs but is stopped in the desired state: vswctl vm stop %s",
             record.spec().name().c_str(), record.spec().name().c_str());
-      } else {
-        vms_.ensure(record.spec(), port, false, HostVirt{});
-      }
-      continue;
+    } else if (!adopted) {
+      to_start.push_back(&item);
     }
+  }
+  publish_status();
+  for (const auto* item : to_start) {
+    if (vms_stopping_) return;
+    const auto& [record, port] = *item;
     Status s = vms_.ensure(record.spec(), port, true, detect_host_virt());
     if (!s.ok()) {
       log(LogLevel::kError, "vm %s: %s", record.spec().name().c_str(), s.error_message().c_str());

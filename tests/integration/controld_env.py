@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import re
 import signal
 import socket
@@ -536,6 +537,30 @@ def kill_dataplane(env: vswtest.Env, dp: vswtest.Dataplane) -> None:
                 f.unlink()
 
 
+def vm_pids(run_dir: Path) -> dict[str, int]:
+    """The QEMU processes controld started for VMs on `run_dir` and that still run: name -> pid
+    (from RUN/vms/NAME/qemu.pid, checked against the process's command line)."""
+    out = {}
+    for pidfile in (run_dir / "vms").glob("*/qemu.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if str(pidfile.parent / "qmp.sock").encode() in cmdline:
+                out[pidfile.parent.name] = pid
+    return out
+
+
+def kill_vms(run_dir: Path) -> None:
+    """SIGKILL the guests controld left running on `run_dir` (by the pids it recorded; VMs
+    outlive controld by design) and wait until they are gone."""
+    pids = vm_pids(run_dir)
+    for name, pid in pids.items():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        log(f"vm {name}: killed QEMU pid {pid}")
+    wait_until(lambda: not vm_pids(run_dir), 30, "the VMs' QEMU processes to exit")
+
+
 # ---------------------------------------------------------------------------------------------
 # Env
 
@@ -547,6 +572,7 @@ class ControldEnv(vswtest.Env):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._controlds: list[Controld] = []
+        self._vm_run_dirs: set[Path] = set()
 
     @property
     def run_dir(self) -> Path:
@@ -560,6 +586,10 @@ class ControldEnv(vswtest.Env):
         ctl = Controld(self.workdir, run_dir or self.run_dir, state_dir or self.workdir / "state",
                        extra_args, label)
         self._controlds.append(ctl)
+        if ctl.run_dir not in self._vm_run_dirs:
+            # Registered before ctl.stop, so it runs after it: guests outlive controld.
+            self._vm_run_dirs.add(ctl.run_dir)
+            self.callback(lambda: kill_vms(ctl.run_dir))
         self.callback(ctl.stop)
         return ctl.start() if start else ctl
 
