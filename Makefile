@@ -37,7 +37,7 @@ test: deps format-check build asan-test
 	@cd $(BUILD) && ctest --output-on-failure --timeout 600
 
 demo: deps build
-	@./scripts/demo.sh
+	@KEEP=$(KEEP) ./scripts/demo.sh
 
 # QUICK=1: one short run per scenario (a smoke check that everything forwards).
 bench: deps build

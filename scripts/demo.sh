@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The demo: vsw-dataplane and vsw-controld, two tap ports cross-connected through vswctl,
-# two network namespaces pinging through the switch, three namespaces and two QEMU guests on
-# a bridge, the counters, a dataplane restart that controld repairs on its own, and a clean
-# exit. Everything it starts it also stops.
+# two network namespaces pinging through the switch, three namespaces and two QEMU guests
+# (launched by controld: vswctl vm) on a bridge, the counters, a dataplane restart that
+# controld repairs on its own, and a clean exit. Everything it starts it also stops, unless
+# KEEP=1 (then it says how to take it down).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VSW_BIN:-$PWD/build/bin}
@@ -11,19 +12,40 @@ RUN=$WORK/run STATE=$WORK/state
 NS_A=vswdemo-a NS_B=vswdemo-b
 BRIDGE_NS=(vswdemo-1 vswdemo-2 vswdemo-3)
 DP_PID= CTL_PID=
-GUEST_PIDS=()
 GUEST_CACHE=${VSW_GUEST_CACHE:-/var/cache/vswitch/guest}
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 stop_pid() { [[ -n $1 ]] && kill -TERM "$1" 2>/dev/null && wait "$1" 2>/dev/null || true; }
+kill_guests() {  # the guests controld started and left running (by their recorded pids)
+  local f pid
+  for f in "$RUN"/vms/*/qemu.pid; do
+    [[ -f $f ]] || continue
+    pid=$(cat "$f")
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$(dirname "$f")/qmp.sock" &&
+      kill -KILL "$pid" 2>/dev/null || true
+  done
+}
 cleanup() {
-  for pid in "${GUEST_PIDS[@]}"; do stop_pid "$pid"; done
   stop_pid "$CTL_PID"
+  kill_guests
   stop_pid "$DP_PID"
   for ns in "$NS_A" "$NS_B" "${BRIDGE_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$WORK" /var/run/dpdk/vswdemo  # EAL keeps a runtime dir per --file-prefix
 }
 trap cleanup EXIT
+# KEEP=1: what cleanup does, as a script to run later.
+write_down_script() {
+  cat >"$WORK/down.sh" <<DOWN
+#!/usr/bin/env bash
+# Takes the demo down: guests, controld, dataplane, namespaces, files.
+for f in $RUN/vms/*/qemu.pid; do [[ -f \$f ]] && kill -KILL "\$(cat "\$f")" 2>/dev/null; done
+kill -TERM $CTL_PID $DP_PID 2>/dev/null
+while kill -0 $DP_PID 2>/dev/null; do sleep 0.2; done
+for ns in $NS_A $NS_B ${BRIDGE_NS[*]}; do ip netns del "\$ns" 2>/dev/null; done
+rm -rf $WORK /var/run/dpdk/vswdemo
+echo "demo taken down"
+DOWN
+}
 trap 'exit 130' INT TERM
 for ns in "$NS_A" "$NS_B" "${BRIDGE_NS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 
@@ -85,43 +107,26 @@ echo "  (each namespace's MAC was learned on its port; the kernel's view from ${
 ip -n "${BRIDGE_NS[0]}" neigh show
 vswctl flow stats
 
-step "Two QEMU guests on vhost-user ports of the same bridge"
+step "Two QEMU guests, launched by controld (vswctl vm), on vhost-user ports of the same bridge"
 guest/build-image.sh "$GUEST_CACHE"
-if grep -qE 'vmx|svm' /proc/cpuinfo && [[ -w /dev/kvm ]]; then
-  accel=(-accel kvm -cpu host)
-else
-  accel=(-accel tcg -cpu max)
-  echo "  warning: no hardware virtualization here (no vmx/svm): the guests run under software"
-  echo "  emulation (TCG), good for seeing them work, not for measuring the switch"
-fi
-boot_guest() {  # NAME MAC CIDR COMMAND
-  local sock
-  sock=$(vswctl --json port show "$1" | sed -n 's/.*"socket":"\([^"]*\)".*/\1/p')
-  qemu-system-x86_64 "${accel[@]}" -m 256 -smp 1 -nodefaults -no-user-config -display none \
-    -no-reboot -object memory-backend-memfd,id=mem,size=256M,share=on \
-    -machine q35,memory-backend=mem -kernel "$GUEST_CACHE/vmlinuz" \
-    -initrd "$GUEST_CACHE/initrd.img" \
-    -append "console=ttyS0 quiet panic=-1 vsw.ip=$3 vsw.run=\"$4\"" \
-    -chardev "socket,id=c0,path=$sock,reconnect=1" -netdev vhost-user,id=n0,chardev=c0 \
-    -device "virtio-net-pci,netdev=n0,mac=$2,vectors=0" -serial "file:$WORK/$1.serial" \
-    >"$WORK/$1.qemu.log" 2>&1 &
-  GUEST_PIDS+=($!)
-}
-wait_serial() {  # NAME TEXT
-  for _ in $(seq 1800); do grep -q "$2" "$WORK/$1.serial" 2>/dev/null && return 0; sleep 0.1; done
-  echo "  $1 did not get to '$2'; its console:"; tail -20 "$WORK/$1.serial"; return 1
-}
 for vm in vm1 vm2; do
-  vswctl port add "$vm" --type vhost-user
+  # Client mode: QEMU listens on the socket, so a restarted dataplane finds the guest again.
+  vswctl port add "$vm" --type vhost-user --mode client --socket "$WORK/$vm.sock"
   vswctl bridge attach br0 "$vm"
 done
-boot_guest vm1 02:00:00:00:02:01 10.251.0.11/24 "iperf3 -s -D"
-wait_serial vm1 "vsw-guest: ready"
+wait_console() {  # NAME TEXT
+  for _ in $(seq 1800); do vswctl vm console "$1" 2>/dev/null | grep -q "$2" && return 0; sleep 0.1; done
+  echo "  $1 did not get to '$2'; its console:"; vswctl vm console "$1" | tail -20; return 1
+}
+vswctl vm add vm1 --port vm1 --ip 10.251.0.11/24 --cmdline 'vsw.run="iperf3 -s -D"'
+wait_console vm1 "vsw-guest: ready"
 echo "  vm1 is up (10.251.0.11, iperf3 server); vm2 boots, pings vm1 and runs iperf3 for 3 s:"
-boot_guest vm2 02:00:00:00:02:02 10.251.0.12/24 \
-  "ping -c 3 10.251.0.11 && iperf3 -c 10.251.0.11 -t 3"
-wait_serial vm2 "vsw-guest: exit status"
-grep -E "bytes from|packets transmitted|sender|receiver|exit status" "$WORK/vm2.serial" | sed 's/^/  vm2: /'
+vswctl vm add vm2 --port vm2 --ip 10.251.0.12/24 \
+  --cmdline 'vsw.run="ping -c 3 10.251.0.11 && iperf3 -c 10.251.0.11 -t 3"'
+wait_console vm2 "vsw-guest: exit status"
+vswctl vm console vm2 | grep -E "bytes from|packets transmitted|sender|receiver|exit status" |
+  sed 's/^/  vm2: /'
+vswctl vm list
 vswctl mac list br0
 
 step "Counters: per port, and per worker (busy cycles per packet)"
@@ -145,6 +150,21 @@ done
 vswctl port list
 ip netns exec "$NS_A" ping -c 3 -W 2 10.250.0.2
 echo "  (the bridge, its attachments and ports came back too: $(vswctl bridge list | tail -n +2))"
+echo "  (the guests never noticed: the new dataplane connected to their sockets again)"
+vswctl vm list
+
+if [[ ${KEEP:-0} == 1 ]]; then
+  write_down_script
+  step "Left running (KEEP=1). Try: VSW_RUN_DIR=$RUN $BIN/vswctl vm list"
+  echo "  Take it all down with: bash $WORK/down.sh"
+  trap - EXIT
+  exit 0
+fi
+
+step "Guests: an ACPI power-down through QMP, then deleted"
+vswctl vm stop vm1
+vswctl vm del vm1
+vswctl vm del vm2
 
 step "Stopping: controld, then the dataplane (workers stop, ports close, sockets go)"
 stop_pid "$CTL_PID"; CTL_PID=
