@@ -104,9 +104,21 @@ class VmManager(vswtest.TestCase):
             controld_env.kill_dataplane(env, dp)
             started = time.monotonic()
             dp = env.dataplane()
-            self.wait_traffic(ctl, "the guests' ping to flow through the new dataplane")
-            gap = time.monotonic() - started
-            print(f"restart-to-guest-traffic (client-mode pa + server-mode pb): {gap:.2f} s")
+            # Each port's gap: B's echo requests arrive on pb (server mode: QEMU reconnects),
+            # A's replies on pa (client mode: the dataplane connects to QEMU's socket).
+            gaps = {}
+
+            def both_back():
+                for port in ("pa", "pb"):
+                    if port not in gaps and ctl.port(port)["state"]["counters"].get(
+                            "rx_packets", "0") not in ("0", 0):
+                        gaps[port] = time.monotonic() - started
+                return len(gaps) == 2
+
+            wait_until(both_back, 90, "the guests' ping to flow through the new dataplane",
+                       state=lambda: gaps)
+            print(f"restart-to-guest-traffic: client-mode port {gaps['pa']:.2f} s, "
+                  f"server-mode port {gaps['pb']:.2f} s")
 
             # Power A down and bring it back on the same port.
             t = time.monotonic()
