@@ -180,7 +180,10 @@ std::unique_ptr<CompiledAcl> CompiledAcl::build(std::span<const Rule> rules, Act
   acl->default_action_ = default_action;
   acl->generation_ = next_generation();
   const uint32_t n = static_cast<uint32_t>(rules.size());
-  for (const Rule& r : rules) acl->actions_.push_back(r.action);
+  for (const Rule& r : rules) {
+    acl->actions_.push_back(r.action);
+    acl->stateful_ += r.action == Action::kPermitStateful;
+  }
   acl->hits_ = std::make_unique<std::atomic<uint64_t>[]>(size_t{kMaxAclWorkers} * (n ? n : 1));
 
   // rank[i]: the number of rules rule i outranks, plus one: distinct, 1..n, larger wins.

@@ -98,6 +98,9 @@ class CompiledAcl {
   const Rule& rule(uint32_t index) const { return rules_[index]; }
   std::span<const Rule> rules() const { return rules_; }
   Action default_action() const { return default_action_; }
+  // How many rules are permit-stateful: without any, in neither direction of a port,
+  // conntrack has nothing to do there and the filter skips it.
+  uint32_t stateful_rules() const { return stateful_; }
   // Sum over the workers of rule `index`'s hits.
   uint64_t hits(uint32_t index) const;
 
@@ -110,6 +113,7 @@ class CompiledAcl {
   std::vector<Action> actions_;
   std::unique_ptr<std::atomic<uint64_t>[]> hits_;  // [worker][rule]
   Action default_action_ = Action::kPermit;
+  uint32_t stateful_ = 0;
   uint64_t generation_ = 0;
 };
 
