@@ -316,4 +316,16 @@ uint64_t AclSet::hits(uint32_t id) const {
   return sum;
 }
 
+std::unordered_map<uint32_t, uint64_t> AclSet::all_hits() const {
+  std::unordered_map<uint32_t, uint64_t> sum = past_hits_;
+  auto add = [&](const CompiledAcl& acl) {
+    for (uint32_t i = 0; i < acl.size(); ++i) {
+      if (const uint64_t h = acl.hits(i); h != 0) sum[acl.rule(i).id] += h;
+    }
+  };
+  for (const Retired& r : retired_) add(*r.acl);
+  add(*owned_);
+  return sum;
+}
+
 }  // namespace vsw::acl

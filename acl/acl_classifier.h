@@ -145,6 +145,8 @@ class AclSet {
   size_t reclaim(bool wait);
   // Hits of the rule with `id`: the current context's and those of replaced ones.
   uint64_t hits(uint32_t id) const;
+  // The same for every rule id at once (for `acl list`: one pass, not one per rule).
+  std::unordered_map<uint32_t, uint64_t> all_hits() const;
 
  private:
   struct Retired {

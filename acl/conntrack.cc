@@ -210,12 +210,15 @@ ConnVerdict Conntrack::create(uint32_t worker, const ConnPacket& p, Direction ac
     count(c.invalid);
     return ConnVerdict::kInvalid;
   }
-  // The one shared write on this path: a locked add, paid once per connection.
-  if (count_.fetch_add(1, std::memory_order_relaxed) >= limit_.load(std::memory_order_relaxed)) {
-    count_.fetch_sub(1, std::memory_order_relaxed);
-    count(c.limit_drops);
-    return ConnVerdict::kLimit;
-  }
+  // The one shared write on this path, paid once per connection. Compare-and-swap rather
+  // than add-then-undo, so the count never shows more than the limit, even for an instant.
+  uint32_t n = count_.load(std::memory_order_relaxed);
+  do {
+    if (n >= limit_.load(std::memory_order_relaxed)) {
+      count(c.limit_drops);
+      return ConnVerdict::kLimit;
+    }
+  } while (!count_.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
   bool swapped = false;
   const ConnKey key = make_conn_key(p, &swapped);
   const int32_t pos = rte_hash_add_key(tables_[worker], &key);

@@ -362,6 +362,9 @@ TEST_F(AclClassifier, SetPublishesNewRulesAndFreesTheOldAfterTheGracePeriod) {
     set.current()->count_hit(0, 0);
     EXPECT_EQ(set.hits(1), 3u);
     EXPECT_EQ(set.hits(99), 0u);
+    const auto all = set.all_hits();
+    EXPECT_EQ(all.size(), 1u);
+    EXPECT_EQ(all.at(1), 3u);
     rte_rcu_qsbr_thread_offline(rcu, 0);
   }
   free(rcu);
