@@ -75,19 +75,34 @@ void filter_burst(uint32_t worker, uint16_t port, Direction dir, const PortAcl& 
   const bool stateful = ct != nullptr && (rules->stateful_rules() != 0 ||
                                           acl.set(opposite(dir)).current()->stateful_rules() != 0);
   ConnPacket conns[kMaxFilterBurst];
-  // Stage 1: packets of known connections are decided by conntrack.
   uint32_t todo[kMaxFilterBurst], n_todo = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    if (stateful) {
+  if (!stateful) {
+    for (uint32_t i = 0; i < n; ++i) todo[n_todo++] = i;
+  } else {
+    // Stage 1: packets of known connections are decided by conntrack, looked up in bulk.
+    const ConnPacket* tracked[kMaxFilterBurst];
+    uint32_t at[kMaxFilterBurst], n_tracked = 0;
+    for (uint32_t i = 0; i < n; ++i) {
       conns[i] = conn_packet(pkts[i], port);
-      ConnDir cdir = ConnDir::kOriginal;
-      const ConnRef ref = trackable(conns[i]) ? ct->lookup(worker, conns[i], &cdir) : ConnRef{};
-      if (ref.found()) {
+      if (trackable(conns[i])) {
+        tracked[n_tracked] = &conns[i];
+        at[n_tracked++] = i;
+      }
+    }
+    ConnRef refs[kMaxFilterBurst];
+    ConnDir cdirs[kMaxFilterBurst];
+    ct->lookup_bulk(worker, tracked, n_tracked, refs, cdirs);
+    uint32_t next = 0;  // walks `at` alongside i
+    for (uint32_t i = 0; i < n; ++i) {
+      const bool looked_up = next < n_tracked && at[next] == i;
+      const uint32_t j = looked_up ? next++ : 0;
+      if (looked_up && refs[j].found()) {
+        const ConnRef ref = refs[j];
         const ConnEntry& e = ct->entry(ref);
         const auto origin = static_cast<Direction>(e.origin_dir);
         // The opener's packets cross the port the way it did, replies the other way; a
         // packet that claims otherwise is not this connection's: the rules decide it.
-        if ((cdir == ConnDir::kOriginal) == (origin == dir)) {
+        if ((cdirs[j] == ConnDir::kOriginal) == (origin == dir)) {
           const CompiledAcl* origin_rules = acl.set(origin).current();
           const auto generation = static_cast<uint32_t>(origin_rules->generation());
           if (e.acl_generation.load(std::memory_order_relaxed) != generation) {
@@ -95,14 +110,14 @@ void filter_burst(uint32_t worker, uint16_t port, Direction dir, const PortAcl& 
             ct->recheck(ref, generation, origin_rules->action(r) != Action::kDeny);
             bump(counters.rechecked);
           }
-          out[i] = from_conn(ct->update(worker, ref, cdir, conns[i], now));
+          out[i] = from_conn(ct->update(worker, ref, cdirs[j], conns[i], now));
           bump(counters.tracked);
           bump(counters.verdicts[static_cast<int>(out[i])]);
           continue;
         }
       }
+      todo[n_todo++] = i;
     }
-    todo[n_todo++] = i;
   }
   if (n_todo == 0) return;
 

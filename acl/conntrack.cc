@@ -148,6 +148,34 @@ ConnRef Conntrack::lookup(uint32_t worker, const ConnPacket& p, ConnDir* dir) co
   return ConnRef{};
 }
 
+void Conntrack::lookup_bulk(uint32_t worker, const ConnPacket* const* pkts, uint32_t n,
+                            ConnRef* refs, ConnDir* dirs) const {
+  ConnKey keys[RTE_HASH_LOOKUP_BULK_MAX];
+  const void* key_ptrs[RTE_HASH_LOOKUP_BULK_MAX];
+  bool swapped[RTE_HASH_LOOKUP_BULK_MAX];
+  int32_t positions[RTE_HASH_LOOKUP_BULK_MAX];
+  for (uint32_t i = 0; i < n; ++i) {
+    keys[i] = make_conn_key(*pkts[i], &swapped[i]);
+    key_ptrs[i] = &keys[i];
+  }
+  rte_hash_lookup_bulk(tables_[worker], key_ptrs, n, positions);
+  const uint32_t n_tables = static_cast<uint32_t>(tables_.size());
+  for (uint32_t i = 0; i < n; ++i) {
+    refs[i] = ConnRef{};
+    for (uint32_t k = 0; k < n_tables; ++k) {
+      const uint32_t t = (worker + k) % n_tables;
+      const int32_t pos = k == 0 ? positions[i] : rte_hash_lookup(tables_[t], &keys[i]);
+      if (pos < 0) continue;
+      const ConnEntry& e = entries_[t][pos];
+      if (e.state.load(std::memory_order_acquire) == static_cast<uint8_t>(ConnState::kNone))
+        continue;
+      dirs[i] = (swapped[i] == (e.orig_swapped != 0)) ? ConnDir::kOriginal : ConnDir::kReply;
+      refs[i] = ConnRef{static_cast<int32_t>(t), pos};
+      break;
+    }
+  }
+}
+
 ConnVerdict Conntrack::update(uint32_t worker, ConnRef ref, ConnDir dir, const ConnPacket& p,
                               uint64_t now) {
   ConnEntry& e = entries_[ref.table][ref.pos];

@@ -157,6 +157,12 @@ class Conntrack {
   // `p` goes the way the connection's first packet went.
   ConnRef lookup(uint32_t worker, const ConnPacket& p, ConnDir* dir) const;
 
+  // lookup() for a burst (n <= 64): one rte_hash_lookup_bulk on the caller's table (which
+  // prefetches the buckets and keys of the whole burst), single lookups in the other tables
+  // for what it misses. refs[i].found() is false for a miss.
+  void lookup_bulk(uint32_t worker, const ConnPacket* const* pkts, uint32_t n, ConnRef* refs,
+                   ConnDir* dirs) const;
+
   // Applies `p` to its connection: TCP state machine, pseudo-connection replies, last-seen.
   // kInvalid when the packet does not fit the state, kRevoked when the entry was revoked.
   ConnVerdict update(uint32_t worker, ConnRef ref, ConnDir dir, const ConnPacket& p, uint64_t now);

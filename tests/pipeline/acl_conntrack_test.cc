@@ -338,6 +338,40 @@ TEST_F(Conntracking, EchoKeyForRecheckIsTheRequest) {
   EXPECT_EQ(k.src[3], 5);
 }
 
+TEST_F(Conntracking, BulkLookupAgreesWithSingleLookups) {
+  // Connections in both workers' tables; packets of both directions and unknown ones.
+  for (uint16_t i = 0; i < 40; ++i)
+    ASSERT_EQ(pass(i % 2, packet("10.0.0.1", "10.0.0.2", kProtoUdp, i, 53), 0), ConnVerdict::kPass);
+  std::vector<ConnPacket> pkts;
+  for (uint16_t i = 0; i < 64; ++i) {
+    if (i % 2) {
+      pkts.push_back(packet("10.0.0.2", "10.0.0.1", kProtoUdp, 53, i));  // replies
+    } else {
+      pkts.push_back(packet("10.0.0.1", "10.0.0.2", kProtoUdp, i, 53));
+    }
+  }
+  std::vector<const ConnPacket*> ptrs;
+  for (const ConnPacket& p : pkts) ptrs.push_back(&p);
+  for (uint32_t worker : {0u, 1u}) {
+    ConnRef refs[64];
+    ConnDir dirs[64];
+    ct->lookup_bulk(worker, ptrs.data(), 64, refs, dirs);
+    uint32_t found = 0;
+    for (uint32_t i = 0; i < 64; ++i) {
+      ConnDir dir = ConnDir::kOriginal;
+      const ConnRef one = ct->lookup(worker, pkts[i], &dir);
+      EXPECT_EQ(refs[i].found(), one.found()) << i;
+      if (!one.found()) continue;
+      ++found;
+      EXPECT_EQ(refs[i].table, one.table) << i;
+      EXPECT_EQ(refs[i].pos, one.pos) << i;
+      EXPECT_EQ(dirs[i], dir) << i;
+      EXPECT_EQ(dir, i % 2 ? ConnDir::kReply : ConnDir::kOriginal) << i;
+    }
+    EXPECT_EQ(found, 40u);
+  }
+}
+
 TEST_F(Conntracking, TableFullIsCountedAndSlotsComeBackAfterTheGracePeriod) {
   const size_t size = rte_rcu_qsbr_get_memsize(1);
   auto* rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, size, RTE_CACHE_LINE_SIZE));
