@@ -100,6 +100,19 @@ TEST_F(AclFilter, NoRulesPassEverythingAndTrackNothing) {
   EXPECT_EQ(counters.tracked.load(), 0u);
 }
 
+TEST_F(AclFilter, StatelessRulesNeverTouchConntrack) {
+  Rule deny = rule(1, 10, Action::kDeny);
+  deny.proto = kProtoUdp;
+  ASSERT_EQ(acl->set(Direction::kFromPort).update(std::vector<Rule>{deny}, Action::kPermit), "");
+  EXPECT_EQ(from_guest(pkt(kGuest, kPeer, kProtoUdp, 1, 2)), AclVerdict::kDeny);
+  EXPECT_EQ(from_guest(pkt(kGuest, kPeer, kProtoTcp, 1, 2, ACK)), AclVerdict::kPass);
+  EXPECT_EQ(to_guest(pkt(kPeer, kGuest, kProtoTcp, 2, 1, ACK)), AclVerdict::kPass);
+  EXPECT_EQ(ct->size(), 0u);
+  EXPECT_EQ(counters.tracked.load(), 0u);
+  EXPECT_EQ(counters.classified.load(), 3u);
+  EXPECT_EQ(acl->set(Direction::kFromPort).hits(1), 1u);
+}
+
 TEST_F(AclFilter, RepliesOfTheGuestsConnectionsPassTheDeniedDirection) {
   security_group();
   EXPECT_EQ(from_guest(pkt(kGuest, kPeer, kProtoTcp, 40000, 443, SYN)), AclVerdict::kPass);
