@@ -91,14 +91,14 @@ def wait_for(pred, timeout, what, proc=None):
 class Proc:
     """A process with its output in a log file, driven (optionally) through stdin."""
 
-    def __init__(self, name, argv, log_path, stdin=False, stop_signal=signal.SIGTERM):
+    def __init__(self, name, argv, log_path, stdin=False, stop_signal=signal.SIGTERM, env=None):
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "w")
         self.stop_signal = stop_signal
         self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, text=True,
                                   stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                  start_new_session=True, preexec_fn=_child_setup)
+                                  start_new_session=True, preexec_fn=_child_setup, env=env)
 
     @property
     def pid(self):
@@ -137,6 +137,22 @@ class Proc:
         if not self.log.closed:
             self.log.close()
         return self.p.returncode
+
+
+def remove_stale():
+    """Removes what a run killed by SIGKILL left (its children die with it, but EAL runtime
+    directories and work directories stay): /var/run/dpdk/vswb<PID>* and /tmp/vswb<PID>-*
+    whose PID is no longer running."""
+    for parent, pat in (("/var/run/dpdk", r"vswb(\d+)[a-z]"), (tempfile.gettempdir(),
+                                                              r"vswb(\d+)-")):
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            continue
+        for name in names:
+            m = re.match(pat, name)
+            if m and not os.path.exists(f"/proc/{m.group(1)}"):
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
 
 class Run:
@@ -464,6 +480,8 @@ def main():
     ap.add_argument("--prime", type=int, default=256,
                     help="packets primed into the loop per port")
     ap.add_argument("--peers", default="", help="comma-separated extra peers: ovs")
+    ap.add_argument("--systems", default="",
+                    help="only these systems, comma-separated (default: all available)")
     ap.add_argument("--no-testpmd-guest", action="store_true",
                     help="skip the 1-flow 64-byte run with testpmd as the guest")
     ap.add_argument("--results", default=os.path.join(HERE, "results"),
@@ -484,6 +502,7 @@ def main():
     peers = [p for p in args.peers.split(",") if p]
     systems = ["testpmd-io", "vswitch-xconnect", "vswitch-bridge"]
     unavailable = dict(NOT_AVAILABLE)
+    remove_stale()
     run = Run()
     try:
         if "ovs" in peers:
@@ -493,6 +512,8 @@ def main():
                 print(f"OVS: not available: {why}")
             else:
                 systems += ["ovs-xconnect", "ovs-normal"]
+        if args.systems:
+            systems = [s for s in systems if s in args.systems.split(",")]
         cases = [("loopgen", int(f), int(z)) for z in args.sizes.split(",")
                  for f in args.flows.split(",")]
         if not args.no_testpmd_guest and (1, 64) in [(f, z) for _, f, z in cases]:
