@@ -561,7 +561,7 @@ def main():
                 finally:
                     sw.stop()
                     run.remove_prefixes()
-        rows = summarize(runs)
+        rows = summarize(runs, systems)
         print_table(rows)
         elapsed = time.monotonic() - started
         print(f"total {elapsed:.0f} s")
@@ -579,7 +579,7 @@ def main():
 PEER_OF = {"vswitch-xconnect": "ovs-xconnect", "vswitch-bridge": "ovs-normal"}
 
 
-def summarize(runs):
+def summarize(runs, systems):
     rows = []
     med = {k: statistics.median(r["mpps"] for r in v) for k, v in runs.items()}
     for (kind, guest, flows, size), v in runs.items():
@@ -605,7 +605,7 @@ def summarize(runs):
             row["flow_cache_miss_pct_median"] = statistics.median(f["miss_pct"] for f in fcs)
         rows.append(row)
     rows.sort(key=lambda r: (r["frame_bytes"], r["guest"] != "testpmd", r["flows"],
-                             r["system"]))
+                             systems.index(r["system"])))
     return rows
 
 
@@ -623,7 +623,8 @@ def print_table(rows):
               f"{r['median_mpps']:7.3f} {r['min_mpps']:6.3f}-{r['max_mpps']:<6.3f} "
               f"{r['median_gbps']:6.2f} {ratio} {ovs} {cpp} {miss} "
               f"{r['other_cpu_pct_median']:8.0f}%")
-    print("cyc/pkt: the switch's own busy TSC cycles per packet (vswctl stats), which other "
+    print("cyc/pkt: the switch's own busy TSC cycles per packet (vswctl stats; OVS: "
+          "pmd-stats-show processing cycles), which other "
           "processes disturb less than Mpps; other CPU: CPU time of processes not started by "
           "this benchmark during the samples, in % of one CPU (median over runs); miss%: "
           "vswitch flow cache misses")
