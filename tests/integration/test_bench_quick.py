@@ -47,6 +47,7 @@ class BenchQuick(unittest.TestCase):
             many = rows[("vswitch-bridge", "loopgen", 100000)]
             self.assertGreater(many["flow_cache_entries_max"], 4000)
             self.assertGreater(many["flow_cache_miss_pct_median"], 50)
+            self.assertGreater(many["flow_cache_inserts_max"], 8192)
             png = results / "latest.png"
             self.assertTrue(png.exists())
             self.assertEqual(png.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
