@@ -52,7 +52,7 @@ def wait_for(pred, timeout, what, proc):
 class OvsSwitch:
     guest_server = True  # OVS's ports are vhost-user clients
 
-    def __init__(self, run, use_huge, mode, _base=None):
+    def __init__(self, run, use_huge, mode):
         self.run = run
         self.use_huge = use_huge
         self.mode = mode

@@ -209,8 +209,10 @@ class Run:
 
 
 # ---------------------------------------------------------------------------------------------
-# Switches. Each start returns (procs for CPU accounting, socket paths, guest_is_server,
-# counters callable or None).
+# Switches: start() brings up the two vhost-user ports at `socks` (vhost-user servers unless
+# guest_server), `procs` are counted as ours in the CPU accounting, counters() and
+# flow_cache() feed cycles/packet and the cache columns (None where they do not apply).
+# bench/ovs_peer.py's OvsSwitch has the same shape.
 
 
 class Switch:
@@ -460,7 +462,7 @@ def make_switch(kind, run, use_huge):
         return TestpmdIo(run, use_huge)
     if kind.startswith("vswitch-"):
         return Vswitch(run, use_huge, kind[len("vswitch-"):])
-    return ovs_peer.OvsSwitch(run, use_huge, kind[len("ovs-"):], Switch)
+    return ovs_peer.OvsSwitch(run, use_huge, kind[len("ovs-"):])
 
 
 def fmt_run(r):
