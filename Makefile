@@ -40,13 +40,15 @@ demo: deps build
 	@KEEP=$(KEEP) ./scripts/demo.sh
 
 # QUICK=1: one short run per scenario (a smoke check that everything forwards).
+# PEERS=ovs: Open vSwitch with DPDK beside vswitch (installed on first use, run privately).
+BENCH_P2P = ./bench/port_to_port.py $(if $(PEERS),--peers $(PEERS))
 bench: deps build
 ifeq ($(QUICK),1)
 	@$(BUILD)/bin/pipeline_bench --benchmark_min_time=0.01
-	@./bench/xconnect_vhost.py --reps 1 --seconds 2 --flows 1 --sizes 64
+	@$(BENCH_P2P) --quick
 else
 	@$(BUILD)/bin/pipeline_bench
-	@./bench/xconnect_vhost.py
+	@$(BENCH_P2P)
 endif
 
 clean:

@@ -1,7 +1,8 @@
 # vsw-memory-modes: nohuge
-"""`make bench QUICK=1`'s port-to-port part as a smoke test: every scenario forwards traffic,
-and the results are written as JSON and a PNG chart. Figures are not judged: the machine is
-shared, and performance is measured by the benchmark, not asserted by tests."""
+"""`make bench QUICK=1`'s port-to-port part as a smoke test: every system forwards traffic in
+every case, the switch sees the generator's flows, and the results are written as JSON and a
+PNG chart. Figures are not judged: the machine is shared, and performance is measured by the
+benchmark, not asserted by tests."""
 
 import json
 import os
@@ -21,18 +22,32 @@ class BenchQuick(unittest.TestCase):
         results = Path(tempfile.mkdtemp(prefix="vsw-bench-test-"))
         try:
             proc = subprocess.run(
-                ["/usr/bin/python3", str(REPO / "bench" / "xconnect_vhost.py"), "--reps", "1",
-                 "--seconds", "2", "--flows", "1", "--sizes", "64", "--results", str(results)],
+                ["/usr/bin/python3", str(REPO / "bench" / "port_to_port.py"), "--quick",
+                 "--results", str(results)],
                 env={**os.environ, "VSW_BIN": BIN}, capture_output=True, text=True, timeout=240)
-            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+            sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
             self.assertEqual(proc.returncode, 0)
             doc = json.loads((results / "latest.json").read_text())
-            kinds = {s["switch"]: s for s in doc["scenarios"]}
-            self.assertEqual(set(kinds), {"testpmd-io", "vswitch-xconnect", "vswitch-bridge"})
-            for kind, s in kinds.items():
-                self.assertGreater(s["median_mpps"], 0.01, kind)
-            for kind in ("vswitch-xconnect", "vswitch-bridge"):
-                self.assertGreater(kinds[kind]["busy_cycles_per_packet"], 0, kind)
+            rows = {(s["system"], s["guest"], s["flows"]): s for s in doc["scenarios"]}
+            systems = ("testpmd-io", "vswitch-xconnect", "vswitch-bridge")
+            want = {(k, g, f) for k in systems
+                    for g, f in (("testpmd", 1), ("loopgen", 1), ("loopgen", 100000))}
+            self.assertEqual(set(rows), want)
+            for key, s in rows.items():
+                self.assertGreater(s["median_mpps"], 0.01, key)
+                self.assertIn("other_cpu_pct", s["runs"][0], key)
+            for key, s in rows.items():
+                if key[0].startswith("vswitch-"):
+                    self.assertGreater(s["busy_cycles_per_packet"], 0, key)
+            # The bridge sees the generator's flows: one cache entry per flow and direction
+            # (2 for 1 flow, plus the testpmd guest's 2 from the case before); 100k flows fill
+            # the cache and miss.
+            self.assertLessEqual(rows[("vswitch-bridge", "loopgen", 1)]["flow_cache_entries_max"],
+                                 4)
+            many = rows[("vswitch-bridge", "loopgen", 100000)]
+            self.assertGreater(many["flow_cache_entries_max"], 4000)
+            self.assertGreater(many["flow_cache_miss_pct_median"], 50)
+            self.assertGreater(many["flow_cache_inserts_max"], 8192)
             png = results / "latest.png"
             self.assertTrue(png.exists())
             self.assertEqual(png.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
