@@ -42,13 +42,16 @@ demo: deps build
 # QUICK=1: one short run per scenario (a smoke check that everything forwards).
 # PEERS=ovs: Open vSwitch with DPDK beside vswitch (installed on first use, run privately).
 BENCH_P2P = ./bench/port_to_port.py $(if $(PEERS),--peers $(PEERS))
+BENCH_GUESTS = ./bench/guest_iperf.py $(if $(PEERS),--peers $(PEERS))
 bench: deps build
 ifeq ($(QUICK),1)
 	@$(BUILD)/bin/pipeline_bench --benchmark_min_time=0.01
 	@$(BENCH_P2P) --quick
+	@$(BENCH_GUESTS) --quick
 else
 	@$(BUILD)/bin/pipeline_bench
 	@$(BENCH_P2P)
+	@$(BENCH_GUESTS)
 endif
 
 clean:
