@@ -374,6 +374,17 @@ def start_guest(run, guest, switch, flows, size, prime, use_huge):
                    f"--eth-peer=0,{GUEST_MACS[1]}", f"--eth-peer=1,{GUEST_MACS[0]}",
                    f"--txpkts={size}"], "guest.log", stdin=True, stop_signal=None)
     wait_for(lambda: "testpmd>" in p.text(), 60, "the testpmd guest's prompt", p)
+
+    def links_up():
+        # Primed packets sent before the switch has both vrings are lost, and a closed loop
+        # never gets them back (a loaded machine made the smoke test measure 0.01 Mpps).
+        before = len(p.text())
+        p.send("show port info all")
+        wait_for(lambda: len(re.findall(r"Link status: \w+", p.text()[before:])) >= 2, 10,
+                 "testpmd port info", p)
+        return len(re.findall(r"Link status: up", p.text()[before:])) >= 2
+
+    wait_for(links_up, 60, "both of the testpmd guest's links to come up", p)
     p.send(f"start tx_first {max(1, prime // 32)}")
 
     def fresh_total():
