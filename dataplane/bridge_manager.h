@@ -52,6 +52,11 @@ class BridgeManager {
                 uint32_t vlan);
   Status detach(const std::string& bridge, const std::string& port, uint16_t port_id);
 
+  // The bridge's id, or flow::kNoBridge.
+  uint16_t bridge_id(const std::string& name) const {
+    const Bridge* b = find(name);
+    return b ? b->id : flow::kNoBridge;
+  }
   // True when the port is attached to any bridge.
   bool attached(uint16_t port_id) const;
   // Detaches the port everywhere and forgets its MACs; call before the port is torn down.
