@@ -16,13 +16,13 @@
 
 namespace vsw::test {
 
-bool init_eal(const char* program) {
+bool init_eal(const char* program, unsigned megabytes) {
   static int state = 0;  // 0 not yet, 1 ok, -1 failed
   if (state) return state > 0;
   const std::string prefix = "--file-prefix=vsw-unit-" + std::to_string(getpid());
   std::vector<std::string> args = {program,       "-l",
                                    "0",           "--no-huge",
-                                   "-m",          "512",
+                                   "-m",          std::to_string(megabytes),
                                    "--no-pci",    "--no-telemetry",
                                    "--no-shconf", "--log-level=*:warning",
                                    prefix};

@@ -26,9 +26,9 @@
 
 namespace vsw::test {
 
-// Initialises EAL once per process (--no-huge, --in-memory, one lcore). Returns false and
+// Initialises EAL once per process (--no-huge, -m `megabytes`, one lcore). Returns false and
 // prints why when it cannot.
-bool init_eal(const char* program);
+bool init_eal(const char* program, unsigned megabytes = 512);
 
 struct Mac {
   uint8_t b[6];
