@@ -212,8 +212,12 @@ std::unique_ptr<RoutedRig> make_routed_rig(uint32_t routes, bool v6) {
   rte_mbuf* ans[2] = {vsw::dp::build_arp(pl.pool, 2, r2, gw_mac, gw4, r2, r2v4),
                       vsw::dp::build_na(pl.pool, gw_mac, gw6, r2, r2v6, false)};
   pl.send_mbufs(rig->out, ans, 2);
+  // The sender is learned on "in" (routed flows are cached only once it is).
+  pl.send(rig->in,
+          {{.dst = vsw::test::Mac{{0x02, 0, 0, 0, 0x01, 0x01}}, .src = vsw::test::mac(0xa)}});
   pl.learn();
   pl.router_step();
+  pl.drain_all();
   std::mt19937 rng(42);
   std::vector<vsw::flow::IpAddr> dsts;
   vswitch::dp::RouteBatchRequest batch;
@@ -246,12 +250,16 @@ std::unique_ptr<RoutedRig> make_routed_rig(uint32_t routes, bool v6) {
   }
   flush();
   if (failed) std::fprintf(stderr, "routed rig: %u route batches failed\n", failed);
+  // 1,000 flows (as BM_L2CacheHit/1000), each to a random destination inside the routes.
+  std::vector<uint32_t> flow_dst(1000);
+  for (uint32_t& k : flow_dst) k = static_cast<uint32_t>(rng() % dsts.size());
   for (uint32_t i = 0; i < kFrames; ++i) {
-    const vsw::flow::IpAddr& d = dsts[rng() % dsts.size()];
+    const uint32_t flow = i % 1000;
+    const vsw::flow::IpAddr& d = dsts[flow_dst[flow]];
     FrameSpec f{.dst = vsw::test::Mac{{0x02, 0, 0, 0, 0x01, 0x01}}, .src = vsw::test::mac(0xa)};
     f.src_ip = 0x0a01000a;
     f.dst_ip = d.is_v4() ? d.v4_host() : 0;
-    f.src_port = static_cast<uint16_t>(i);
+    f.src_port = static_cast<uint16_t>(flow);
     rte_mbuf* m = pl.make(f);
     if (v6) {
       // The same frame as IPv6: rebuild the L3 header in place (the frame is 64 bytes).
@@ -267,11 +275,11 @@ std::unique_ptr<RoutedRig> make_routed_rig(uint32_t routes, bool v6) {
       ip6->hop_limits = 64;
       ip6->src_addr[0] = 0x20;
       ip6->src_addr[1] = 0x01;
-      ip6->src_addr[15] = static_cast<uint8_t>(i);
+      ip6->src_addr[15] = static_cast<uint8_t>(flow);
       std::memcpy(ip6->dst_addr, d.bytes, 16);
       uint8_t* udp = p + 54;
-      udp[0] = static_cast<uint8_t>(i >> 8);
-      udp[1] = static_cast<uint8_t>(i);
+      udp[0] = static_cast<uint8_t>(flow >> 8);
+      udp[1] = static_cast<uint8_t>(flow);
     }
     rig->frames.push_back(m);
     std::array<uint8_t, 64> h;
@@ -281,15 +289,24 @@ std::unique_ptr<RoutedRig> make_routed_rig(uint32_t routes, bool v6) {
   return rig;
 }
 
-void run_routed(benchmark::State& state, RoutedRig& rig) {
+// `fresh_flows`: every frame of every pass gets a source address never seen before, so the
+// flow cache always misses and each packet takes the FIB ("cache disabled").
+void run_routed(benchmark::State& state, RoutedRig& rig, bool fresh_flows) {
   uint64_t cycles = 0, packets = 0;
+  uint32_t next_src = 0;
   Pipeline& pl = *rig.pl;
   for (auto _ : state) {
     for (size_t off = 0; off < rig.frames.size(); off += kBurst) {
       const uint16_t n = static_cast<uint16_t>(std::min<size_t>(kBurst, rig.frames.size() - off));
-      for (uint16_t i = 0; i < n; ++i)
-        std::memcpy(rte_pktmbuf_mtod(rig.frames[off + i], uint8_t*), rig.headers[off + i].data(),
-                    64);
+      for (uint16_t i = 0; i < n; ++i) {
+        auto* p = rte_pktmbuf_mtod(rig.frames[off + i], uint8_t*);
+        std::memcpy(p, rig.headers[off + i].data(), 64);
+        if (fresh_flows) {
+          const uint32_t src = ++next_src;
+          // IPv4: the low 3 bytes of the source (10.x.y.z); IPv6: bytes 12-15 of the source.
+          std::memcpy(p[12] == 0x08 ? p + 27 : p + 34, &src, 3);
+        }
+      }
       const uint64_t t0 = rte_rdtsc_precise();
       pl.send_mbufs(rig.in, &rig.frames[off], n);
       cycles += rte_rdtsc_precise() - t0;
@@ -307,19 +324,33 @@ void run_routed(benchmark::State& state, RoutedRig& rig) {
     }
   }
   state.counters["cycles/pkt"] = packets ? double(cycles) / double(packets) : 0;
+  state.counters["hit%"] =
+      100.0 * double(pl.cache().hits.load()) /
+      double(std::max<uint64_t>(1, pl.cache().hits.load() + pl.cache().misses.load()));
   state.SetItemsProcessed(static_cast<int64_t>(packets));
 }
 
-// Routed forwarding with `routes` IPv4 routes: every packet takes the FIB, neighbor and FDB
-// lookups (routed flows are not cached yet).
+// Routed flow-cache hits: 4,096 flows (the cache holds 8,192), 1k routes.
+void BM_RoutedCacheHit4(benchmark::State& state) {
+  auto rig = make_routed_rig(1000, false);
+  run_routed(state, *rig, false);
+}
+
+void BM_RoutedCacheHit6(benchmark::State& state) {
+  auto rig = make_routed_rig(1000, true);
+  run_routed(state, *rig, false);
+}
+
+// Routed forwarding with `routes` routes and a new flow every packet: the FIB, neighbor and
+// FDB lookups and a cache insert per packet.
 void BM_RoutedFib4(benchmark::State& state) {
   auto rig = make_routed_rig(static_cast<uint32_t>(state.range(0)), false);
-  run_routed(state, *rig);
+  run_routed(state, *rig, true);
 }
 
 void BM_RoutedFib6(benchmark::State& state) {
   auto rig = make_routed_rig(static_cast<uint32_t>(state.range(0)), true);
-  run_routed(state, *rig);
+  run_routed(state, *rig, true);
 }
 
 // Route insertion through the dataplane's request path (RouteBatchRequest of 10,000 routes,
@@ -379,6 +410,8 @@ BENCHMARK(BM_L2CacheHit)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_L2MissLearn)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_L2Flood)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RoutedCacheHit4)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RoutedCacheHit6)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RoutedFib4)
     ->Arg(1000)
     ->Arg(100000)

@@ -75,8 +75,19 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
   if (l3 != nullptr && l3->bridge_rif[bridge_id] != flow::kNoRif) {
     const uint16_t rif = l3->bridge_rif[bridge_id];
     const flow::ParsedFrame parsed{static_cast<uint16_t>(tagged ? 18 : 14), tagged};
-    if (std::memcmp(key.dst, l3->rifs[rif].mac, 6) == 0)
-      return l3_input(ctx, l2, *l3, rif, m, parsed);
+    if (std::memcmp(key.dst, l3->rifs[rif].mac, 6) == 0) {
+      // Cacheable only once the source is learned here, as for switched flows.
+      L3Cacheable c{&key, hash, -1, 0};
+      if (src_pos >= 0) {
+        const FdbEntry& s = fdb.entry(src_pos);
+        const uint32_t gen = s.generation.load(std::memory_order_acquire);
+        if (s.location.load(std::memory_order_acquire) == here) {
+          c.src_pos = src_pos;
+          c.src_gen = gen;
+        }
+      }
+      return l3_input(ctx, l2, *l3, rif, m, parsed, c);
+    }
     if (flow::is_multicast(key.dst)) punt_copy(ctx, rif, m, key, parsed);
   }
   const flow::BridgeL2& bridge = l2.bridges[bridge_id];
@@ -125,6 +136,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
   const flow::Fdb& fdb = *ctx.fwd->fdb;
   const uint64_t now = rte_rdtsc();
   const uint64_t refresh = refresh_interval();
+  const flow::L3Config* l3 = ctx.fwd->l3.load(std::memory_order_acquire);
   FlowKey keys[kBurstSize];
   uint32_t hashes[kBurstSize];
   flow::ParsedFrame parsed[kBurstSize];
@@ -160,11 +172,12 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
       FdbEntry& s = fdb.entry(static_cast<int32_t>(e->src_pos));
       if (likely(e->config_gen == l2.generation &&
                  d.generation.load(std::memory_order_acquire) == e->dst_gen &&
-                 s.generation.load(std::memory_order_acquire) == e->src_gen)) {
+                 s.generation.load(std::memory_order_acquire) == e->src_gen) &&
+          (likely(!e->routed) || routed_hit(ctx, l3, *e, m, parsed[i], now))) {
         ++hits;
         if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);
-        emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
+        if (likely(!e->routed)) emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
         continue;
       }
       ++stale;

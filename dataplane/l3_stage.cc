@@ -38,21 +38,11 @@ void drop(rte_mbuf* m, Counter& reason) {
   rte_pktmbuf_free(m);
 }
 
-// Sends `m` (untagged, MACs rewritten) into `bridge` towards `dst`: the attachment the FDB
-// knows, or a flood when it does not (yet).
-void output(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge, const uint8_t dst[6],
-            rte_mbuf* m) {
-  flow::FdbKey key{bridge, {}};
-  std::memcpy(key.mac, dst, 6);
-  const int32_t pos = ctx.fwd->fdb->lookup(key);
-  if (pos < 0) return flood(ctx, l2.bridges[bridge], m, false, kNoPort);
-  const uint32_t loc = ctx.fwd->fdb->entry(pos).location.load(std::memory_order_acquire);
-  emit(ctx, m, false, flow::location_port(loc), flow::location_vlan(loc));
-}
-
 // The rest of the forwarding once the next hop is known: shared by both families.
+// `fib_gen` was read before the FIB lookup.
 void forward(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config& l3, rte_mbuf* m,
-             uint64_t value, uint32_t hash, const IpAddr& dst) {
+             uint64_t value, uint32_t hash, const IpAddr& dst, const L3Cacheable& cacheable,
+             uint32_t fib_gen) {
   const flow::Fib& fib = *ctx.fwd->fib;
   const uint32_t nh = fib.next_hops().select(value, hash);
   const flow::NextHopEntry& hop = fib.next_hops().hop(nh);
@@ -76,16 +66,54 @@ void forward(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config&
     return punt(ctx, m, PuntReason::kResolve, hop.rif, &key);
   }
   flow::NeighborEntry& n = neighbors.entry(pos);
+  // Generation before the MAC: a change in between makes the cached flow stale at once.
+  const uint32_t nbr_gen = n.generation.load(std::memory_order_acquire);
+  const uint64_t w2 = n.mac_state.load(std::memory_order_acquire);
+  if (unlikely(!flow::neighbor_usable(w2))) {
+    bump(ctx.router.unresolved, 1);
+    return punt(ctx, m, PuntReason::kResolve, hop.rif, &key);
+  }
   const uint64_t now = rte_rdtsc();
   if (now - n.last_used.load(std::memory_order_relaxed) > stamp_interval())
     n.last_used.store(now, std::memory_order_relaxed);
-  flow::neighbor_mac(w, eth->dst_addr.addr_bytes);
+  flow::neighbor_mac(w2, eth->dst_addr.addr_bytes);
   bump(ctx.router.routed, 1);
-  output(ctx, l2, out.bridge, eth->dst_addr.addr_bytes, m);
+  flow::FdbKey fkey{out.bridge, {}};
+  std::memcpy(fkey.mac, eth->dst_addr.addr_bytes, 6);
+  const flow::Fdb& fdb = *ctx.fwd->fdb;
+  const int32_t fpos = fdb.lookup(fkey);
+  if (fpos < 0) return flood(ctx, l2.bridges[out.bridge], m, false, kNoPort);  // not cached
+  const flow::FdbEntry& d = fdb.entry(fpos);
+  const uint32_t dst_gen = d.generation.load(std::memory_order_acquire);
+  const uint32_t loc = d.location.load(std::memory_order_acquire);
+  if (cacheable.src_pos >= 0) {
+    flow::FlowEntry e{};
+    e.key = *cacheable.key;
+    e.dst_pos = static_cast<uint32_t>(fpos);
+    e.dst_gen = dst_gen;
+    e.src_pos = static_cast<uint32_t>(cacheable.src_pos);
+    e.src_gen = cacheable.src_gen;
+    e.config_gen = l2.generation;
+    e.out_port = flow::location_port(loc);
+    e.out_vlan = flow::location_vlan(loc);
+    e.routed = 1;
+    e.route.fib_gen = fib_gen;
+    e.route.l3_gen = l3.generation;
+    e.route.nbr_pos = static_cast<uint32_t>(pos);
+    e.route.nbr_gen = nbr_gen;
+    e.route.out_rif = hop.rif;
+    std::memcpy(e.route.src_mac, out.mac, 6);
+    e.route.v6 = !dst.is_v4();
+    if (e.route.v6)
+      std::memcpy(e.route.addrs, rte_pktmbuf_mtod_offset(m, const uint8_t*, RTE_ETHER_HDR_LEN + 8),
+                  32);
+    ctx.cache.insert(e, cacheable.hash);
+  }
+  emit(ctx, m, false, flow::location_port(loc), flow::location_vlan(loc));
 }
 
 void route_v4(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config& l3, uint16_t rif,
-              rte_mbuf* m) {
+              rte_mbuf* m, const L3Cacheable& cacheable) {
   const uint32_t len = rte_pktmbuf_data_len(m);
   if (unlikely(len < RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr)))
     return drop(m, ctx.router.bad_header);
@@ -104,6 +132,7 @@ void route_v4(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
     bump(ctx.router.ttl_expired, 1);
     return punt(ctx, m, PuntReason::kTtlExpired, rif);
   }
+  const uint32_t fib_gen = ctx.fwd->fib->generation4();
   const uint64_t value = ctx.fwd->fib->lookup4(dst);
   if (unlikely(value == flow::kFibNoRoute)) {
     bump(ctx.router.no_route, 1);
@@ -114,11 +143,11 @@ void route_v4(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
   flow::parse_frame(m, 0, key, parsed);
   const uint32_t hash = flow_hash(key, m, RTE_ETHER_HDR_LEN);
   decrement_ttl(ip);
-  forward(ctx, l2, l3, m, value, hash, dst_addr);
+  forward(ctx, l2, l3, m, value, hash, dst_addr, cacheable, fib_gen);
 }
 
 void route_v6(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config& l3, uint16_t rif,
-              rte_mbuf* m) {
+              rte_mbuf* m, const L3Cacheable& cacheable) {
   const uint32_t len = rte_pktmbuf_data_len(m);
   if (unlikely(len < RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr)))
     return drop(m, ctx.router.bad_header);
@@ -138,6 +167,7 @@ void route_v6(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
     bump(ctx.router.ttl_expired, 1);
     return punt(ctx, m, PuntReason::kTtlExpired, rif);
   }
+  const uint32_t fib_gen = ctx.fwd->fib->generation6();
   const uint64_t value = ctx.fwd->fib->lookup6(ip->dst_addr);
   if (unlikely(value == flow::kFibNoRoute)) {
     bump(ctx.router.no_route, 1);
@@ -146,7 +176,7 @@ void route_v6(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
   flow::FlowKey key{};
   const uint32_t hash = flow_hash(key, m, RTE_ETHER_HDR_LEN);
   --ip->hop_limits;
-  forward(ctx, l2, l3, m, value, hash, dst);
+  forward(ctx, l2, l3, m, value, hash, dst, cacheable, fib_gen);
 }
 
 }  // namespace
@@ -175,15 +205,58 @@ void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason reason, uint16_t rif,
 }
 
 void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config& l3, uint16_t rif,
-              rte_mbuf* m, const flow::ParsedFrame& parsed) {
+              rte_mbuf* m, const flow::ParsedFrame& parsed, const L3Cacheable& cacheable) {
   // Routed packets travel untagged inside the router; the output attachment tags them.
   if (parsed.tagged && rte_vlan_strip(m) != 0) return drop(m, ctx.router.bad_header);
   rte_be16_t type;
   std::memcpy(&type, rte_pktmbuf_mtod_offset(m, const uint8_t*, 12), 2);
-  if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return route_v4(ctx, l2, l3, rif, m);
-  if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) return route_v6(ctx, l2, l3, rif, m);
+  if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+    return route_v4(ctx, l2, l3, rif, m, cacheable);
+  if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
+    return route_v6(ctx, l2, l3, rif, m, cacheable);
   if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) return punt(ctx, m, PuntReason::kArp, rif);
   drop(m, ctx.router.bad_header);
+}
+
+bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
+                const flow::ParsedFrame& parsed, uint64_t now) {
+  const flow::RoutedPart& r = e.route;
+  const flow::Fib& fib = *ctx.fwd->fib;
+  if (unlikely(l3 == nullptr || r.l3_gen != l3->generation ||
+               r.fib_gen != (r.v6 ? fib.generation6() : fib.generation4())))
+    return false;
+  flow::NeighborEntry& n = ctx.fwd->neighbors->entry(static_cast<int32_t>(r.nbr_pos));
+  if (unlikely(n.generation.load(std::memory_order_acquire) != r.nbr_gen)) return false;
+  const uint64_t w = n.mac_state.load(std::memory_order_acquire);
+  if (unlikely(!flow::neighbor_usable(w))) return false;
+  auto* p = rte_pktmbuf_mtod(m, uint8_t*);
+  const uint16_t l3_off = parsed.l2_len;
+  if (r.v6) {
+    // The key folds the addresses: the full ones must match too.
+    if (unlikely(std::memcmp(p + l3_off + 8, r.addrs, 32) != 0 || p[l3_off + 7] <= 1)) return false;
+  } else if (unlikely(p[l3_off + 8] <= 1)) {
+    return false;  // TTL: the miss path sends the time exceeded
+  }
+  if (unlikely(parsed.tagged)) {
+    if (rte_vlan_strip(m) != 0) {
+      drop(m, ctx.router.bad_header);
+      return true;
+    }
+    p = rte_pktmbuf_mtod(m, uint8_t*);
+  }
+  auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
+  flow::neighbor_mac(w, eth->dst_addr.addr_bytes);
+  std::memcpy(eth->src_addr.addr_bytes, r.src_mac, 6);
+  if (r.v6) {
+    --p[RTE_ETHER_HDR_LEN + 7];
+  } else {
+    decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(p + RTE_ETHER_HDR_LEN));
+  }
+  if (unlikely(now - n.last_used.load(std::memory_order_relaxed) > stamp_interval()))
+    n.last_used.store(now, std::memory_order_relaxed);
+  bump(ctx.router.routed, 1);
+  emit(ctx, m, false, e.out_port, e.out_vlan);
+  return true;
 }
 
 unsigned process_injected(WorkerContext& ctx, const flow::L2Config* l2) {

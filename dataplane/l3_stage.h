@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "flow_cache.h"
 #include "flow_key.h"
 #include "l2_config.h"
 #include "l3_config.h"
@@ -58,10 +59,24 @@ struct L3Inject {
 };
 static_assert(sizeof(L3Inject) == 24);
 
+// What the L2 stage knows that a routed decision's cache entry needs.
+struct L3Cacheable {
+  const flow::FlowKey* key;
+  uint32_t hash;    // the flow cache's hash of `key`
+  int32_t src_pos;  // the source's FDB slot when learned at this ingress, else -1 (no caching)
+  uint32_t src_gen;
+};
+
 // Routes one frame received on the bridge of router interface `rif` (addressed to its MAC;
-// learning already done). `parsed` from parse_frame.
+// learning already done). `parsed` from parse_frame. A forwarded flow is cached.
 void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config& l3, uint16_t rif,
-              rte_mbuf* m, const flow::ParsedFrame& parsed);
+              rte_mbuf* m, const flow::ParsedFrame& parsed, const L3Cacheable& cacheable);
+
+// A flow-cache hit on a routed entry whose L2 generations matched: checks the router's
+// generations (FIB, L3 configuration, neighbor) and the TTL, rewrites and sends. Returns
+// false, leaving the frame untouched, when the entry cannot be used (the miss path decides).
+bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
+                const flow::ParsedFrame& parsed, uint64_t now);
 
 // Hands `m` to the management thread; drops and counts it when the ring is full.
 void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason reason, uint16_t rif,

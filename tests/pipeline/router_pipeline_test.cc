@@ -488,6 +488,66 @@ TEST_F(Router, EcmpSpreadsFlowsOverBothGatewaysAndEachFlowSticks) {
   EXPECT_EQ(res.next_hops(res.chosen()).via(), want);
 }
 
+TEST_F(Router, RoutedFlowsAreCachedAndRouteNeighborAndTtlChangesTakeEffect) {
+  resolve_all();
+  ASSERT_TRUE(route("10.3.0.0/16", {"10.2.0.20"}).ok());
+  pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.3.7.7"));  // miss: installs the flow
+  ASSERT_EQ(pl->receive_frames(p2).size(), 1u);
+  const uint64_t hits = pl->cache().hits.load(), routed = stats().routed();
+  for (int i = 0; i < 3; ++i) pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.3.7.7", 20));
+  auto out = pl->receive_frames(p2);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(pl->cache().hits.load(), hits + 3);
+  EXPECT_EQ(stats().routed(), routed + 3);
+  for (const Frame& f : out) {
+    EXPECT_TRUE(is_mac(f, 0, B));
+    EXPECT_TRUE(is_mac(f, 6, R2));
+    EXPECT_EQ(f[22], 19);
+    EXPECT_EQ(fold(sum16(&f[14], 20)), 0xffff);
+  }
+  // B's address moves to another MAC (gratuitous ARP): the very next packet follows.
+  const Mac B2 = mac(0xb2);
+  pl->send_frame(p3, arp(kBroadcast, B2, 1, B2, "10.2.0.20", Mac{}, "10.2.0.20"));
+  pl->learn();
+  pl->router_step();
+  pl->drain_all();
+  pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.3.7.7"));
+  out = pl->receive_frames(p3);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(is_mac(out[0], 0, B2));
+  EXPECT_TRUE(pl->receive_frames(p2).empty());
+  // A route replace: the next packet takes the new gateway (C, on p3 too: check the MAC).
+  pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.3.7.7"));  // cached again
+  pl->receive_frames(p3);
+  ASSERT_TRUE(route("10.3.0.0/16", {"10.2.0.30"}, true).ok());
+  pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.3.7.7"));
+  out = pl->receive_frames(p3);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(is_mac(out[0], 0, C));
+  // The same flow with TTL 1 is not forwarded from the cache: time exceeded.
+  pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.3.7.7", 1));
+  pl->router_step();
+  EXPECT_TRUE(pl->receive_frames(p3).empty());
+  out = pl->receive_frames(p1);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0][34], 11);
+  // IPv6 flows are cached too, each on its full addresses.
+  pl->send_frame(p2, nd(R2, B, "2001:db8:2::20", "2001:db8:2::1", 136, "2001:db8:2::20", 0x20));
+  pl->learn();
+  pl->router_step();
+  pl->send_frame(p1, udp6(R1, A, "2001:db8:1::10", "2001:db8:2::20"));
+  pl->router_step();
+  pl->drain_all();
+  const uint64_t hits6 = pl->cache().hits.load();
+  pl->send_frame(p1, udp6(R1, A, "2001:db8:1::10", "2001:db8:2::20"));
+  pl->send_frame(p1, udp6(R1, A, "2001:db8:1::10", "2001:db8:2::20"));
+  out = pl->receive_frames(p2);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(pl->cache().hits.load(), hits6 + 2);
+  EXPECT_EQ(out[0][21], 63);
+  EXPECT_TRUE(is_mac(out[0], 0, B));
+}
+
 TEST_F(Router, InterfaceAndRouteRequestsAreChecked) {
   vswitch::dp::RouterInterfaceConfig c;
   c.set_name("r3");
