@@ -221,10 +221,10 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
 bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
                 const flow::ParsedFrame& parsed, uint64_t now) {
   const flow::RoutedPart& r = e.route;
+  // No L3 configuration: the router is being torn down (the tables may be gone).
+  if (unlikely(l3 == nullptr || r.l3_gen != l3->generation)) return false;
   const flow::Fib& fib = *ctx.fwd->fib;
-  if (unlikely(l3 == nullptr || r.l3_gen != l3->generation ||
-               r.fib_gen != (r.v6 ? fib.generation6() : fib.generation4())))
-    return false;
+  if (unlikely(r.fib_gen != (r.v6 ? fib.generation6() : fib.generation4()))) return false;
   flow::NeighborEntry& n = ctx.fwd->neighbors->entry(static_cast<int32_t>(r.nbr_pos));
   if (unlikely(n.generation.load(std::memory_order_acquire) != r.nbr_gen)) return false;
   const uint64_t w = n.mac_state.load(std::memory_order_acquire);

@@ -548,6 +548,73 @@ TEST_F(Router, RoutedFlowsAreCachedAndRouteNeighborAndTtlChangesTakeEffect) {
   EXPECT_TRUE(is_mac(out[0], 0, B));
 }
 
+// A worker thread forwards a routed flow mix while this thread changes routes as fast as it
+// can: the forwarded prefix flips between two resolved gateways every batch, and 1,000 other
+// routes come and go. Every frame sent must come out (DESIGN.md: a table update never
+// loses a packet).
+TEST_F(Router, RouteChurnWhileForwardingLosesNoPacket) {
+  resolve_all();
+  ASSERT_TRUE(route("10.6.0.0/16", {"10.2.0.20"}).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> sent{0}, received{0};
+  std::thread worker([&] {
+    std::vector<rte_mbuf*> burst(32);
+    uint16_t sport = 0;
+    while (!stop.load()) {
+      for (rte_mbuf*& m : burst) {
+        Frame f = udp4(R1, A, "10.1.0.10", "10.6.1.1", 64, ++sport, 53);
+        m = rte_pktmbuf_alloc(pl->pool);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());
+      }
+      pl->send_mbufs(p1, burst.data(), static_cast<uint16_t>(burst.size()));
+      sent += burst.size();
+      rte_mbuf* out[64];
+      for (uint16_t port : {p2, p3}) {
+        uint16_t n;
+        while ((n = rte_eth_rx_burst(port, 0, out, 64)) > 0) {
+          received += n;
+          rte_pktmbuf_free_bulk(out, n);
+        }
+      }
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  uint64_t changes = 0;
+  for (int round = 0; std::chrono::steady_clock::now() - start < std::chrono::milliseconds(500);
+       ++round) {
+    vswitch::dp::RouteBatchRequest batch;
+    auto* flip = batch.add_add();
+    flip->set_replace(true);
+    flip->mutable_route()->set_prefix("10.6.0.0/16");
+    flip->mutable_route()->add_next_hops()->set_via(round % 2 ? "10.2.0.20" : "10.2.0.30");
+    for (int i = 0; i < 500; ++i) {
+      auto* add = batch.add_add();
+      const std::string prefix = "172." + std::to_string(16 + round % 2) + "." +
+                                 std::to_string(i >> 8) + "." + std::to_string(i & 255) + "/32";
+      add->mutable_route()->set_prefix(prefix);
+      add->mutable_route()->add_next_hops()->set_via("10.2.0.20");
+      if (round > 0)
+        batch.add_del("172." + std::to_string(16 + (round + 1) % 2) + "." + std::to_string(i >> 8) +
+                      "." + std::to_string(i & 255) + "/32");
+    }
+    vswitch::dp::RouteBatchResult res;
+    vsw::dp::Status st = pl->router->route_batch(batch, &res);
+    ASSERT_TRUE(st.ok()) << st.message;
+    changes += res.applied();
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stop = true;
+  worker.join();
+  for (uint16_t port : {p2, p3}) received += pl->receive_frames(port).size();
+  std::printf("route churn: %.0f changes/s while forwarding %lu frames\n", changes / seconds,
+              static_cast<unsigned long>(sent.load()));
+  EXPECT_GT(sent.load(), 0u);
+  EXPECT_EQ(received.load(), sent.load());
+  EXPECT_EQ(stats().no_route(), 0u);
+  EXPECT_EQ(stats().unresolved(), 0u);
+}
+
 TEST_F(Router, InterfaceAndRouteRequestsAreChecked) {
   vswitch::dp::RouterInterfaceConfig c;
   c.set_name("r3");
