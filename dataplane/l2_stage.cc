@@ -173,7 +173,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
       if (likely(e->config_gen == l2.generation &&
                  d.generation.load(std::memory_order_acquire) == e->dst_gen &&
                  s.generation.load(std::memory_order_acquire) == e->src_gen) &&
-          (likely(!e->routed) || routed_hit(ctx, l3, *e, m, parsed[i], now))) {
+          (likely(!e->routed) || routed_hit(ctx, l3, *e, m, parsed[i], now, refresh))) {
         ++hits;
         if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);

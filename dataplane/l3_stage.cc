@@ -219,7 +219,7 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
 }
 
 bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
-                const flow::ParsedFrame& parsed, uint64_t now) {
+                const flow::ParsedFrame& parsed, uint64_t now, uint64_t stamp) {
   const flow::RoutedPart& r = e.route;
   // No L3 configuration: the router is being torn down (the tables may be gone).
   if (unlikely(l3 == nullptr || r.l3_gen != l3->generation)) return false;
@@ -252,7 +252,7 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   } else {
     decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(p + RTE_ETHER_HDR_LEN));
   }
-  if (unlikely(now - n.last_used.load(std::memory_order_relaxed) > stamp_interval()))
+  if (unlikely(now - n.last_used.load(std::memory_order_relaxed) > stamp))
     n.last_used.store(now, std::memory_order_relaxed);
   bump(ctx.router.routed, 1);
   emit(ctx, m, false, e.out_port, e.out_vlan);

@@ -75,8 +75,9 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
 // A flow-cache hit on a routed entry whose L2 generations matched: checks the router's
 // generations (FIB, L3 configuration, neighbor) and the TTL, rewrites and sends. Returns
 // false, leaving the frame untouched, when the entry cannot be used (the miss path decides).
+// `stamp`: how stale the neighbor's last-used stamp may get (the burst's refresh interval).
 bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
-                const flow::ParsedFrame& parsed, uint64_t now);
+                const flow::ParsedFrame& parsed, uint64_t now, uint64_t stamp);
 
 // Hands `m` to the management thread; drops and counts it when the ring is full.
 void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason reason, uint16_t rif,

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <string>
@@ -61,7 +62,8 @@ inline NeighborState neighbor_state(uint64_t w) {
   return static_cast<NeighborState>((w >> 48) & 0xff);
 }
 inline void neighbor_mac(uint64_t w, uint8_t mac[6]) {
-  for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(w >> (8 * i));
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "byte i of the MAC is byte i of w");
+  std::memcpy(mac, &w, 6);
 }
 inline bool neighbor_usable(uint64_t w) {
   return neighbor_state(w) != NeighborState::kIncomplete;
