@@ -161,6 +161,44 @@ class RouterTest(vswtest.TestCase):
             for first, second in zip(*counts):
                 self.assertLessEqual(abs(first - second), 3, counts)
 
+    def test_unresolved_host_queues_then_delivers_and_a_silent_one_is_bounded(self):
+        """B does not answer ARP (`arp off`): A's pings to it wait in the router's queue (at
+        most 16), the rest are dropped and counted, and after three unanswered requests the
+        neighbor and its queue are gone (counted). With ARP back on, the first ping waits for
+        the answer and is delivered: no loss."""
+        with vswtest.Env() as env:
+            dp = env.dataplane()
+            for br in ("br1", "br2"):
+                dp.dpctl("bridge", "add", br)
+            dp.dpctl("router-if", "add", "r1", "--bridge", "br1", "--ip", "10.213.1.1/24")
+            dp.dpctl("router-if", "add", "r2", "--bridge", "br2", "--ip", "10.213.2.1/24")
+            a = Host(env, dp, "pa", "br1", "10.213.1.10", "", "10.213.1.1", "", ipv6=False)
+            b = Host(env, dp, "pb", "br2", "10.213.2.20", "", "10.213.2.1", "", ipv6=False)
+            b.ns.exec(["ip", "link", "set", "dev", b.iface, "arp", "off"])
+
+            def neighbors():
+                return dp.dpctl("neigh", "list")["neighbors"]
+
+            def entry(ip):
+                return next((n for n in neighbors().get("neighbors", []) if n["ip"] == ip), None)
+
+            r = a.ns.exec(["ping", "-n", "-q", "-c", "40", "-i", "0.01", "-W", "1", b.v4],
+                          timeout=30, check=False)
+            self.assertEqual(parse_ping(r.stdout)[1], 0, r.stdout)
+            wait_until(lambda: entry(b.v4) is None, 10, "the silent neighbor to be dropped",
+                       state=neighbors)
+            c = neighbors()["counters"]
+            self.assertGreaterEqual(int(c["failed"]), 1, c)
+            # 40 pings: at most 16 waited (and timed out), the rest overflowed the queue.
+            self.assertGreaterEqual(int(c["pending_overflow"]), 40 - 16 * int(c["failed"]), c)
+            self.assertGreaterEqual(int(c["pending_timeout"]), 1, c)
+            self.assertEqual(int(c["pending_overflow"]) + int(c["pending_timeout"]), 40, c)
+
+            b.ns.exec(["ip", "link", "set", "dev", b.iface, "arp", "on"])
+            b.ns.exec(["ip", "neigh", "flush", "all"])
+            a.ping_ok(b.v4, count=1)  # waited for the ARP answer, then delivered
+            self.assertEqual(entry(b.v4)["state"], "reachable")
+
 
 if __name__ == "__main__":
     vswtest.main()
