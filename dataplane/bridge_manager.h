@@ -106,6 +106,8 @@ class BridgeManager {
   void learn(const flow::LearnEvent& ev, uint64_t now);
   void schedule_learn();
   void schedule_aging();
+  // A routed flow-cache entry built on an older FIB, L3 configuration or neighbor.
+  bool routed_stale(const flow::FlowEntry& e) const;
 
   boost::asio::io_context& io_;
   ForwardingState& fwd_;

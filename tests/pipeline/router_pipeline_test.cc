@@ -519,7 +519,19 @@ TEST_F(Router, RoutedFlowsAreCachedAndRouteNeighborAndTtlChangesTakeEffect) {
   // A route replace: the next packet takes the new gateway (C, on p3 too: check the MAC).
   pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.3.7.7"));  // cached again
   pl->receive_frames(p3);
+  auto routed_flow = [&] {
+    vswitch::dp::FlowList list;
+    pl->bridges->flow_list(0, &list);
+    for (const auto& f : list.flows()) {
+      if (f.routed() && f.dst_ip() == "10.3.7.7") return f;
+    }
+    return vswitch::dp::FlowEntry{};
+  };
+  EXPECT_TRUE(routed_flow().routed());
+  EXPECT_FALSE(routed_flow().stale());
+  EXPECT_EQ(routed_flow().out_port(), "p3");
   ASSERT_TRUE(route("10.3.0.0/16", {"10.2.0.30"}, true).ok());
+  EXPECT_TRUE(routed_flow().stale());  // listed as stale until the next packet rebuilds it
   pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.3.7.7"));
   out = pl->receive_frames(p3);
   ASSERT_EQ(out.size(), 1u);
