@@ -8,8 +8,12 @@
 #include <rte_cycles.h>
 #include <rte_ip.h>
 
+#include <array>
+#include <random>
+#include <tuple>
 #include <vector>
 
+#include "l3_packets.h"
 #include "pipeline_harness.h"
 
 namespace {
@@ -156,6 +160,244 @@ void BM_L2Flood(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(packets));
 }
 
+// ---- routed ----
+
+// Two bridges with a router interface each; the gateway 10.2.0.2 (MAC 0xb, on "out") is
+// resolved and learned; `routes` random prefixes (/16-/32, mostly /24, as a BGP table)
+// via it. Frames from "in" to the router MAC, to destinations inside the routes.
+struct RoutedRig {
+  std::unique_ptr<Pipeline> pl;
+  uint16_t in = 0, out = 0;
+  std::vector<rte_mbuf*> frames;
+  std::vector<std::array<uint8_t, 64>> headers;  // to restore after each pass
+};
+
+std::unique_ptr<RoutedRig> make_routed_rig(uint32_t routes, bool v6) {
+  auto rig = std::make_unique<RoutedRig>();
+  vsw::dp::RouterOptions o = vsw::test::small_router_options();
+  o.fib.ipv4_routes = std::max<uint32_t>(routes + 16, 4096);
+  o.fib.ipv4_tbl8 = vsw::flow::kMaxIpv4Tbl8;
+  o.fib.ipv6_routes = v6 ? routes + 16 : 1024;
+  // /32-/40 routes: each needs a tbl8 group below its /24, and one more past /32.
+  o.fib.ipv6_tbl8 = v6 ? 2 * routes + 1024 : 1024;
+  rig->pl = std::make_unique<Pipeline>(o);
+  Pipeline& pl = *rig->pl;
+  rig->in = pl.add_port("in");
+  rig->out = pl.add_port("out");
+  for (const char* br : {"br1", "br2"}) {
+    vswitch::dp::BridgeConfig c;
+    c.set_name(br);
+    pl.bridges->bridge_add(c);
+  }
+  pl.bridges->attach("br1", "in", rig->in, 0);
+  pl.bridges->attach("br2", "out", rig->out, 0);
+  for (auto [name, br, mac, a4, a6] :
+       {std::tuple{"r1", "br1", "02:00:00:00:01:01", "10.1.0.1/24", "2001:db8:1::1/64"},
+        std::tuple{"r2", "br2", "02:00:00:00:02:01", "10.2.0.1/24", "2001:db8:2::1/64"}}) {
+    vswitch::dp::RouterInterfaceConfig c;
+    c.set_name(name);
+    c.set_bridge(br);
+    c.set_mac(mac);
+    c.add_addresses(a4);
+    c.add_addresses(a6);
+    pl.router->rif_add(c);
+  }
+  // The gateway answers for both families (and is learned on "out").
+  const uint8_t gw_mac[6] = {0x02, 0, 0, 0, 0, 0x0b};
+  const uint8_t r2[6] = {0x02, 0, 0, 0, 0x02, 0x01};
+  vsw::flow::IpAddr gw4 = vsw::flow::IpAddr::v4(0x0a020002), gw6, r2v6,
+                    r2v4 = vsw::flow::IpAddr::v4(0x0a020001);
+  vsw::flow::parse_ip("2001:db8:2::2", &gw6);
+  vsw::flow::parse_ip("2001:db8:2::1", &r2v6);
+  rte_mbuf* ans[2] = {vsw::dp::build_arp(pl.pool, 2, r2, gw_mac, gw4, r2, r2v4),
+                      vsw::dp::build_na(pl.pool, gw_mac, gw6, r2, r2v6, false)};
+  pl.send_mbufs(rig->out, ans, 2);
+  // The sender is learned on "in" (routed flows are cached only once it is).
+  pl.send(rig->in,
+          {{.dst = vsw::test::Mac{{0x02, 0, 0, 0, 0x01, 0x01}}, .src = vsw::test::mac(0xa)}});
+  pl.learn();
+  pl.router_step();
+  pl.drain_all();
+  std::mt19937 rng(42);
+  std::vector<vsw::flow::IpAddr> dsts;
+  vswitch::dp::RouteBatchRequest batch;
+  vswitch::dp::RouteBatchResult res;
+  uint32_t failed = 0;
+  auto flush = [&] {
+    if (!pl.router->route_batch(batch, &res).ok()) ++failed;
+    batch.Clear();
+  };
+  for (uint32_t i = 0; i < routes; ++i) {
+    vsw::flow::IpAddr a;
+    uint8_t len;
+    if (!v6) {
+      a = vsw::flow::IpAddr::v4((uint32_t(rng()) & 0x5fffffffu) | 0x20000000u);  // 32/3 to 127/8
+      const unsigned r = rng() % 100;
+      len = static_cast<uint8_t>(r < 60 ? 24 : r < 90 ? 16 + rng() % 8 : 25 + rng() % 8);
+    } else {
+      a.family = vsw::flow::Family::kIpv6;
+      for (auto& b : a.bytes) b = static_cast<uint8_t>(rng());
+      a.bytes[0] = 0x20;
+      a.bytes[1] = 0x01;
+      len = static_cast<uint8_t>(32 + rng() % 9);
+    }
+    auto* add = batch.add_add();
+    add->set_replace(true);
+    add->mutable_route()->set_prefix(vsw::flow::format_prefix(vsw::flow::make_prefix(a, len)));
+    add->mutable_route()->add_next_hops()->set_via(v6 ? "2001:db8:2::2" : "10.2.0.2");
+    dsts.push_back(a);
+    if (batch.add_size() == 10000) flush();
+  }
+  flush();
+  if (failed) std::fprintf(stderr, "routed rig: %u route batches failed\n", failed);
+  // 1,000 flows (as BM_L2CacheHit/1000), each to a random destination inside the routes.
+  std::vector<uint32_t> flow_dst(1000);
+  for (uint32_t& k : flow_dst) k = static_cast<uint32_t>(rng() % dsts.size());
+  for (uint32_t i = 0; i < kFrames; ++i) {
+    const uint32_t flow = i % 1000;
+    const vsw::flow::IpAddr& d = dsts[flow_dst[flow]];
+    FrameSpec f{.dst = vsw::test::Mac{{0x02, 0, 0, 0, 0x01, 0x01}}, .src = vsw::test::mac(0xa)};
+    f.src_ip = 0x0a01000a;
+    f.dst_ip = d.is_v4() ? d.v4_host() : 0;
+    f.src_port = static_cast<uint16_t>(flow);
+    rte_mbuf* m = pl.make(f);
+    if (v6) {
+      // The same frame as IPv6: rebuild the L3 header in place (the frame is 64 bytes).
+      auto* p = rte_pktmbuf_mtod(m, uint8_t*);
+      rte_pktmbuf_append(m, 40);
+      p[12] = 0x86;
+      p[13] = 0xdd;
+      auto* ip6 = reinterpret_cast<rte_ipv6_hdr*>(p + 14);
+      std::memset(ip6, 0, 40);
+      ip6->vtc_flow = rte_cpu_to_be_32(6u << 28);
+      ip6->payload_len = rte_cpu_to_be_16(8 + 42);
+      ip6->proto = IPPROTO_UDP;
+      ip6->hop_limits = 64;
+      ip6->src_addr[0] = 0x20;
+      ip6->src_addr[1] = 0x01;
+      ip6->src_addr[15] = static_cast<uint8_t>(flow);
+      std::memcpy(ip6->dst_addr, d.bytes, 16);
+      uint8_t* udp = p + 54;
+      udp[0] = static_cast<uint8_t>(flow >> 8);
+      udp[1] = static_cast<uint8_t>(flow);
+    }
+    rig->frames.push_back(m);
+    std::array<uint8_t, 64> h;
+    std::memcpy(h.data(), rte_pktmbuf_mtod(m, uint8_t*), 64);
+    rig->headers.push_back(h);
+  }
+  return rig;
+}
+
+// `fresh_flows`: every frame of every pass gets a source address never seen before, so the
+// flow cache always misses and each packet takes the FIB ("cache disabled").
+void run_routed(benchmark::State& state, RoutedRig& rig, bool fresh_flows) {
+  uint64_t cycles = 0, packets = 0;
+  uint32_t next_src = 0;
+  Pipeline& pl = *rig.pl;
+  for (auto _ : state) {
+    for (size_t off = 0; off < rig.frames.size(); off += kBurst) {
+      const uint16_t n = static_cast<uint16_t>(std::min<size_t>(kBurst, rig.frames.size() - off));
+      for (uint16_t i = 0; i < n; ++i) {
+        auto* p = rte_pktmbuf_mtod(rig.frames[off + i], uint8_t*);
+        std::memcpy(p, rig.headers[off + i].data(), 64);
+        if (fresh_flows) {
+          const uint32_t src = ++next_src;
+          // IPv4: the low 3 bytes of the source (10.x.y.z); IPv6: bytes 12-15 of the source.
+          std::memcpy(p[12] == 0x08 ? p + 27 : p + 34, &src, 3);
+        }
+      }
+      const uint64_t t0 = rte_rdtsc_precise();
+      pl.send_mbufs(rig.in, &rig.frames[off], n);
+      cycles += rte_rdtsc_precise() - t0;
+      packets += n;
+      uint16_t got = 0;
+      while (got < n) {
+        const uint16_t k = rte_eth_rx_burst(rig.out, 0, &rig.frames[off + got], n - got);
+        if (k == 0) break;
+        got += k;
+      }
+      if (got < n) {
+        state.SkipWithError("frames went missing (not routed)");
+        return;
+      }
+    }
+  }
+  state.counters["cycles/pkt"] = packets ? double(cycles) / double(packets) : 0;
+  state.counters["hit%"] =
+      100.0 * double(pl.cache().hits.load()) /
+      double(std::max<uint64_t>(1, pl.cache().hits.load() + pl.cache().misses.load()));
+  state.SetItemsProcessed(static_cast<int64_t>(packets));
+}
+
+// Routed flow-cache hits: 4,096 flows (the cache holds 8,192), 1k routes.
+void BM_RoutedCacheHit4(benchmark::State& state) {
+  auto rig = make_routed_rig(1000, false);
+  run_routed(state, *rig, false);
+}
+
+void BM_RoutedCacheHit6(benchmark::State& state) {
+  auto rig = make_routed_rig(1000, true);
+  run_routed(state, *rig, false);
+}
+
+// Routed forwarding with `routes` routes and a new flow every packet: the FIB, neighbor and
+// FDB lookups and a cache insert per packet.
+void BM_RoutedFib4(benchmark::State& state) {
+  auto rig = make_routed_rig(static_cast<uint32_t>(state.range(0)), false);
+  run_routed(state, *rig, true);
+}
+
+void BM_RoutedFib6(benchmark::State& state) {
+  auto rig = make_routed_rig(static_cast<uint32_t>(state.range(0)), true);
+  run_routed(state, *rig, true);
+}
+
+// Route insertion through the dataplane's request path (RouteBatchRequest of 10,000 routes,
+// as `vsw-dpctl route load` sends them; the socket's framing excluded): routes per second.
+void BM_RouteInsert4(benchmark::State& state) {
+  const auto routes = static_cast<uint32_t>(state.range(0));
+  for (auto _ : state) {
+    state.PauseTiming();
+    vsw::dp::RouterOptions o = vsw::test::small_router_options();
+    o.fib.ipv4_routes = routes + 16;
+    o.fib.ipv4_tbl8 = vsw::flow::kMaxIpv4Tbl8;
+    auto pl = std::make_unique<Pipeline>(o);
+    vswitch::dp::BridgeConfig c;
+    c.set_name("br");
+    pl->bridges->bridge_add(c);
+    vswitch::dp::RouterInterfaceConfig r;
+    r.set_name("r");
+    r.set_bridge("br");
+    r.add_addresses("10.2.0.1/24");
+    pl->router->rif_add(r);
+    std::mt19937 rng(7);
+    std::vector<vswitch::dp::RouteBatchRequest> batches(1);
+    for (uint32_t i = 0; i < routes; ++i) {
+      if (batches.back().add_size() == 10000) batches.emplace_back();
+      auto* add = batches.back().add_add();
+      add->set_replace(true);
+      const unsigned x = rng() % 100;
+      const uint8_t len = static_cast<uint8_t>(x < 60   ? 24
+                                               : x < 90 ? 16 + rng() % 8
+                                                        : 25 + rng() % 8);
+      add->mutable_route()->set_prefix(vsw::flow::format_prefix(
+          vsw::flow::make_prefix(vsw::flow::IpAddr::v4(uint32_t(rng()) | 0x20000000u), len)));
+      add->mutable_route()->add_next_hops()->set_via("10.2.0." + std::to_string(2 + rng() % 200));
+    }
+    state.ResumeTiming();
+    const uint64_t t0 = rte_rdtsc_precise();
+    vswitch::dp::RouteBatchResult res;
+    for (const auto& b : batches) pl->router->route_batch(b, &res);
+    const uint64_t t1 = rte_rdtsc_precise();
+    state.counters["routes/s"] = double(routes) * double(rte_get_tsc_hz()) / double(t1 - t0);
+    state.counters["cycles/route"] = double(t1 - t0) / double(routes);
+    state.PauseTiming();
+    pl.reset();
+    state.ResumeTiming();
+  }
+}
+
 // Fixed iterations: one rig per benchmark (a rig is an EAL-backed pipeline with its own pool).
 constexpr int kIterations = 300;
 BENCHMARK(BM_Xconnect)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
@@ -168,11 +410,26 @@ BENCHMARK(BM_L2CacheHit)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_L2MissLearn)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_L2Flood)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RoutedCacheHit4)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RoutedCacheHit6)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RoutedFib4)
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Iterations(kIterations)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RoutedFib6)
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Iterations(kIterations)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_RouteInsert4)->Arg(1000000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!vsw::test::init_eal(argv[0])) return 1;
+  // Memory for a million routes (about 470 MiB) beside everything else.
+  if (!vsw::test::init_eal(argv[0], 2048)) return 1;
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

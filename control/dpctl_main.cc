@@ -33,6 +33,13 @@ constexpr const char* kUsage =
     "  bridge del NAME | bridge list | bridge attach BR PORT [--vlan ID] | bridge detach BR PORT\n"
     "  mac add BR MAC PORT | mac del BR MAC | mac flush [BR] | mac list [BR]\n"
     "  flow list [MAX] | flow stats\n"
+    "  router-if add NAME --bridge BR --ip CIDR [--ip CIDR ...] [--mac MAC]\n"
+    "  router-if del NAME | router-if list\n"
+    "  route add|replace PREFIX (--via IP | --dev RIF) [--via IP ...]   (several: ECMP)\n"
+    "  route del PREFIX | route list\n"
+    "  route load FILE   (lines 'PREFIX VIA[,VIA...]' or 'del PREFIX', sent in batches)\n"
+    "  route lookup ADDR [--src IP] [--proto N] [--sport N] [--dport N]\n"
+    "  neigh list | router stats\n"
     "  stats\n";
 
 [[noreturn]] void die(const std::string& message, int code = 1) {
@@ -154,6 +161,131 @@ bool build_l2_request(const std::vector<std::string>& args, Request& req) {
   return true;
 }
 
+// router-if, route, neigh, router.
+bool build_router_request(const std::vector<std::string>& args, Request& req) {
+  const std::string object = args[0];
+  const std::string verb = args.size() > 1 ? args[1] : "";
+  const std::string a2 = args.size() > 2 ? args[2] : "";
+  auto flag_pairs = [&](std::size_t from, auto&& on) {
+    for (std::size_t i = from; i < args.size(); i += 2) {
+      if (i + 1 >= args.size()) die(args[i] + " needs a value", 2);
+      on(args[i], args[i + 1]);
+    }
+  };
+  if (object == "router-if" && verb == "add") {
+    auto* r = req.mutable_router_if_add()->mutable_router_if();
+    r->set_name(a2);
+    flag_pairs(3, [&](const std::string& f, const std::string& v) {
+      if (f == "--bridge") {
+        r->set_bridge(v);
+      } else if (f == "--ip") {
+        r->add_addresses(v);
+      } else if (f == "--mac") {
+        r->set_mac(v);
+      } else {
+        die("router-if add: unknown option " + f, 2);
+      }
+    });
+  } else if (object == "router-if" && verb == "del") {
+    req.mutable_router_if_del()->set_name(a2);
+  } else if (object == "router-if" && verb == "list") {
+    req.mutable_router_if_list();
+  } else if (object == "route" && (verb == "add" || verb == "replace")) {
+    auto* add = req.mutable_route_add();
+    add->set_replace(verb == "replace");
+    add->mutable_route()->set_prefix(a2);
+    flag_pairs(3, [&](const std::string& f, const std::string& v) {
+      if (f == "--via") {
+        add->mutable_route()->add_next_hops()->set_via(v);
+      } else if (f == "--dev") {
+        add->mutable_route()->add_next_hops()->set_router_if(v);
+      } else {
+        die("route " + verb + ": unknown option " + f, 2);
+      }
+    });
+  } else if (object == "route" && verb == "del") {
+    req.mutable_route_del()->set_prefix(a2);
+  } else if (object == "route" && verb == "list") {
+    req.mutable_route_list();
+  } else if (object == "route" && verb == "lookup") {
+    auto* l = req.mutable_route_lookup();
+    l->set_address(a2);
+    flag_pairs(3, [&](const std::string& f, const std::string& v) {
+      if (f == "--src") {
+        l->set_src(v);
+      } else if (f == "--proto") {
+        l->set_protocol(number(f, v));
+      } else if (f == "--sport") {
+        l->set_src_port(number(f, v));
+      } else if (f == "--dport") {
+        l->set_dst_port(number(f, v));
+      } else {
+        die("route lookup: unknown option " + f, 2);
+      }
+    });
+  } else if (object == "neigh" && verb == "list") {
+    req.mutable_neighbor_list();
+  } else if (object == "router" && verb == "stats") {
+    req.mutable_router_stats();
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// route load FILE: batches of kLoadBatch routes per request (a batch of 10,000 is ~0.5 MB,
+// far under the frame limit, and one grace period per batch instead of per route).
+constexpr std::size_t kLoadBatch = 10000;
+
+int route_load(vsw::proto::DataplaneClient& client, const std::string& path, bool json) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) die("route load: cannot open " + path);
+  Request req;
+  uint64_t total = 0;
+  auto flush = [&] {
+    if (req.route_batch().add_size() == 0 && req.route_batch().del_size() == 0) return;
+    vsw::proto::CallResult result = client.call(req);
+    if (!result.ok()) die(result.transport_error);
+    if (result.response.has_error()) die(vsw::proto::describe(result.response.error()));
+    total += result.response.route_batch().applied();
+    req.Clear();
+  };
+  char line[4096];
+  while (std::fgets(line, sizeof(line), f)) {
+    std::string text(line);
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty() || text[0] == '#') continue;
+    const auto space = text.find(' ');
+    if (space == std::string::npos) die("route load: '" + text + "': expected PREFIX VIA[,VIA]");
+    if (text.compare(0, space, "del") == 0) {
+      req.mutable_route_batch()->add_del(text.substr(space + 1));
+    } else {
+      auto* add = req.mutable_route_batch()->add_add();
+      add->set_replace(true);
+      add->mutable_route()->set_prefix(text.substr(0, space));
+      std::string vias = text.substr(space + 1);
+      for (std::size_t start = 0; start <= vias.size();) {
+        const auto comma = vias.find(',', start);
+        const std::string via = vias.substr(start, comma - start);
+        if (!via.empty()) add->mutable_route()->add_next_hops()->set_via(via);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    if (static_cast<std::size_t>(req.route_batch().add_size() + req.route_batch().del_size()) >=
+        kLoadBatch)
+      flush();
+  }
+  std::fclose(f);
+  flush();
+  if (json) {
+    std::printf("{\"applied\": %lu}\n", total);
+  } else {
+    std::printf("%lu route changes applied\n", total);
+  }
+  return 0;
+}
+
 Request build_request(const std::vector<std::string>& args) {
   Request req;
   const std::string object = args.empty() ? "" : args[0];
@@ -183,6 +315,8 @@ Request build_request(const std::vector<std::string>& args) {
     req.mutable_xconnect_list();
   } else if (!object.empty() && build_l2_request(args, req)) {
     // bridge, mac, flow, port set
+  } else if (!object.empty() && build_router_request(args, req)) {
+    // router-if, route, neigh, router
   } else {
     std::fputs(kUsage, stderr);
     die("unknown command '" + object + (verb.empty() ? "" : " " + verb) + "'", 2);
@@ -234,6 +368,40 @@ void print_human(const Response& r, const std::vector<std::string>& args) {
       }
       break;
     }
+    case Response::kRoutes:
+      for (const auto& route : r.routes().routes()) {
+        std::string hops;
+        for (const auto& h : route.next_hops())
+          hops += " " + (h.via().empty() ? "dev " + h.router_if() : "via " + h.via());
+        std::printf("%s%s%s\n", route.prefix().c_str(), hops.c_str(),
+                    route.connected() ? " (connected)" : "");
+      }
+      break;
+    case Response::kRouteLookup: {
+      const auto& l = r.route_lookup();
+      if (!l.found()) {
+        std::printf("no route\n");
+        break;
+      }
+      std::printf("%s", l.prefix().c_str());
+      for (int i = 0; i < l.next_hops_size(); ++i) {
+        const auto& h = l.next_hops(i);
+        std::printf(" %s%s", (h.via().empty() ? "dev " + h.router_if() : "via " + h.via()).c_str(),
+                    i == l.chosen() && l.next_hops_size() > 1 ? "*" : "");
+      }
+      std::printf("\n");
+      break;
+    }
+    case Response::kNeighbors:
+      std::printf("%-12s %-40s %-17s %-10s %10s %7s\n", "ROUTER_IF", "IP", "MAC", "STATE", "AGE_MS",
+                  "PENDING");
+      for (const auto& n : r.neighbors().neighbors())
+        std::printf("%-12s %-40s %-17s %-10s %10u %7u\n", n.router_if().c_str(), n.ip().c_str(),
+                    n.mac().c_str(), n.state().c_str(), n.age_ms(), n.pending());
+      break;
+    case Response::kRouterIfs:
+    case Response::kRouterStats:
+    case Response::kRouteBatch:
     case Response::kBridges:
     case Response::kMacs:
     case Response::kFlows:
@@ -270,10 +438,13 @@ int main(int argc, char** argv) {
     }
   }
   if (socket.empty()) socket = run_dir + "/dataplane.sock";
-  Request req = build_request(args);
+  const bool load = args.size() >= 2 && args[0] == "route" && args[1] == "load";
+  if (load && args.size() != 3) die("route load: expected FILE", 2);
+  Request req = load ? Request() : build_request(args);
 
   vsw::proto::DataplaneClient client;
   if (std::string err = client.connect(socket); !err.empty()) die(err);
+  if (load) return route_load(client, args[2], json);
   vsw::proto::CallResult result = client.call(req);
   if (!result.ok()) die(result.transport_error);
   Response& r = result.response;

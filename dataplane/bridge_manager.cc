@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ip_addr.h"
 #include "log.h"
 #include "port_fields.h"
 
@@ -480,6 +481,16 @@ Status BridgeManager::mac_list(const std::string& bridge, vswitch::dp::MacList* 
 
 // ---- flow cache ----
 
+bool BridgeManager::routed_stale(const flow::FlowEntry& e) const {
+  const flow::L3Config* l3 = fwd_.l3.load(std::memory_order_acquire);
+  if (l3 == nullptr || fwd_.fib == nullptr || fwd_.neighbors == nullptr) return true;
+  const flow::RoutedPart& r = e.route;
+  const uint32_t fib_gen = r.v6 ? fwd_.fib->generation6() : fwd_.fib->generation4();
+  const flow::NeighborEntry& n = fwd_.neighbors->entry(static_cast<int32_t>(r.nbr_pos));
+  return r.l3_gen != l3->generation || r.fib_gen != fib_gen ||
+         n.generation.load(std::memory_order_acquire) != r.nbr_gen;
+}
+
 void BridgeManager::flow_list(uint32_t max, vswitch::dp::FlowList* out) const {
   if (max == 0) max = 1000;
   std::vector<flow::FlowEntry> buf(max);
@@ -496,20 +507,29 @@ void BridgeManager::flow_list(uint32_t max, vswitch::dp::FlowList* out) const {
       f->set_src_mac(fields::format_mac(e.key.src));
       f->set_dst_mac(fields::format_mac(e.key.dst));
       f->set_ethertype(rte_be_to_cpu_16(e.key.ethertype));
-      if (e.key.ethertype == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+      const bool v4 = e.key.ethertype == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+      const bool v6 = e.key.ethertype == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+      if (v4) {
         f->set_src_ip(format_ip(e.key.src_ip));
         f->set_dst_ip(format_ip(e.key.dst_ip));
+      } else if (v6 && e.routed) {
+        // The key only folds IPv6 addresses; a routed entry keeps them whole.
+        f->set_src_ip(flow::format_ip(flow::IpAddr::v6(e.route.addrs)));
+        f->set_dst_ip(flow::format_ip(flow::IpAddr::v6(e.route.addrs + 16)));
+      }
+      if (v4 || v6) {
         f->set_protocol(e.key.l4_proto);
         f->set_src_port(rte_be_to_cpu_16(e.key.src_port));
         f->set_dst_port(rte_be_to_cpu_16(e.key.dst_port));
       }
+      f->set_routed(e.routed);
       f->set_out_port(port_name_(e.out_port));
       f->set_out_vlan(e.out_vlan);
       const bool stale =
           !l2 || e.config_gen != l2->generation ||
           fdb_->entry(static_cast<int32_t>(e.dst_pos)).generation.load() != e.dst_gen ||
           fdb_->entry(static_cast<int32_t>(e.src_pos)).generation.load() != e.src_gen;
-      f->set_stale(stale);
+      f->set_stale(stale || (e.routed && routed_stale(e)));
     }
     if (static_cast<uint32_t>(out->flows_size()) >= max) break;
   }

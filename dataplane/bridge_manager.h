@@ -52,6 +52,11 @@ class BridgeManager {
                 uint32_t vlan);
   Status detach(const std::string& bridge, const std::string& port, uint16_t port_id);
 
+  // The bridge's id, or flow::kNoBridge.
+  uint16_t bridge_id(const std::string& name) const {
+    const Bridge* b = find(name);
+    return b ? b->id : flow::kNoBridge;
+  }
   // True when the port is attached to any bridge.
   bool attached(uint16_t port_id) const;
   // Detaches the port everywhere and forgets its MACs; call before the port is torn down.
@@ -101,6 +106,8 @@ class BridgeManager {
   void learn(const flow::LearnEvent& ev, uint64_t now);
   void schedule_learn();
   void schedule_aging();
+  // A routed flow-cache entry built on an older FIB, L3 configuration or neighbor.
+  bool routed_stale(const flow::FlowEntry& e) const;
 
   boost::asio::io_context& io_;
   ForwardingState& fwd_;

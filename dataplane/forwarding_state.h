@@ -14,7 +14,10 @@
 #include <cstdint>
 
 #include "fdb.h"
+#include "fib.h"
 #include "l2_config.h"
+#include "l3_config.h"
+#include "neighbor.h"
 
 namespace vsw::dp {
 
@@ -40,6 +43,12 @@ struct ForwardingState {
   std::atomic<const flow::L2Config*> l2{nullptr};
   // The FDB; read lock-free by workers, written by the management thread.
   flow::Fdb* fdb = nullptr;
+  // Router interfaces; replaced as a whole (RCU). Null until the router is set up.
+  std::atomic<const flow::L3Config*> l3{nullptr};
+  // Routes and neighbors; read lock-free by workers, written by the management thread. Set
+  // before the first L3Config is published.
+  flow::Fib* fib = nullptr;
+  flow::NeighborTable* neighbors = nullptr;
 };
 
 }  // namespace vsw::dp

@@ -9,6 +9,8 @@
 
 #include "fdb.h"
 #include "flow_key.h"
+#include "l2_output.h"
+#include "l3_stage.h"
 
 namespace vsw::dp {
 
@@ -26,64 +28,29 @@ inline uint64_t refresh_interval() {
   return rte_get_tsc_hz() >> 3;
 }
 
-// Rewrites the frame's tag for the output attachment: strip, push, or retag.
-// Returns false when the mbuf cannot take a tag (no headroom or shared): the caller drops.
-inline bool retag(rte_mbuf* m, bool in_tagged, uint16_t out_vlan) {
-  if (!in_tagged && out_vlan == 0) return true;
-  if (in_tagged && out_vlan == 0) return rte_vlan_strip(m) == 0;
-  if (!in_tagged) {
-    m->vlan_tci = out_vlan;
-    return rte_vlan_insert(&m) == 0;
-  }
-  auto* vh = rte_pktmbuf_mtod_offset(m, rte_vlan_hdr*, RTE_ETHER_HDR_LEN - sizeof(rte_be16_t));
-  // The TCI follows the TPID at byte 14: keep priority and DEI, replace the VLAN ID.
-  auto* tci = reinterpret_cast<rte_be16_t*>(reinterpret_cast<uint8_t*>(vh) + 2);
-  const uint16_t old = rte_be_to_cpu_16(*tci);
-  *tci = rte_cpu_to_be_16(static_cast<uint16_t>((old & 0xf000) | out_vlan));
-  return true;
-}
-
-// Always inlined: it is on the hit path of every packet.
-__attribute__((always_inline)) inline void emit(WorkerContext& ctx, rte_mbuf* m, bool in_tagged,
-                                                uint16_t out_port, uint16_t out_vlan) {
-  if (likely(!in_tagged && out_vlan == 0)) return enqueue_tx(ctx, out_port, m);
-  if (unlikely(!retag(m, in_tagged, out_vlan))) {
-    bump(ctx.ports[out_port].tx_full, 1);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  enqueue_tx(ctx, out_port, m);
-}
-
-void flood(WorkerContext& ctx, const flow::BridgeL2& bridge, rte_mbuf* m, bool in_tagged,
-           uint16_t in_port) {
-  PortCounters& in = ctx.ports[in_port];
-  bump(in.flooded, 1);
-  int last = -1;
-  for (int i = 0; i < bridge.member_count; ++i) {
-    if (bridge.members[i].port != in_port) last = i;
-  }
-  if (last < 0) {
-    bump(in.no_destination, 1);
-    rte_pktmbuf_free(m);
-    return;
-  }
-  for (int i = 0; i <= last; ++i) {
-    const flow::BridgeMember& out = bridge.members[i];
-    if (out.port == in_port) continue;
-    rte_mbuf* copy = i == last ? m : rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
-    if (unlikely(copy == nullptr)) {
-      bump(ctx.ports[out.port].tx_full, 1);
-      continue;
-    }
-    emit(ctx, copy, in_tagged, out.port, out.vlan);
-  }
-}
-
 inline void report_learn(WorkerContext& ctx, const FdbKey& key, uint32_t location) {
   flow::LearnEvent ev{key, location};
   if (unlikely(rte_ring_sp_enqueue_elem(ctx.learn_ring, &ev, sizeof(ev)) != 0))
     bump(ctx.learn_dropped, 1);
+}
+
+// The router's interface is a member of the bridge too: it gets its copy of ARP broadcasts
+// and of ICMPv6 multicast (neighbor solicitations) while the bridge floods the original.
+void punt_copy(WorkerContext& ctx, uint16_t rif, const rte_mbuf* m, const FlowKey& key,
+               const flow::ParsedFrame& parsed) {
+  PuntReason reason;
+  if (key.ethertype == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+    reason = PuntReason::kArp;
+  } else if (key.ethertype == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6) &&
+             rte_pktmbuf_data_len(m) > parsed.l2_len + 6u &&
+             rte_pktmbuf_mtod(m, const uint8_t*)[parsed.l2_len + 6] == IPPROTO_ICMPV6) {
+    reason = PuntReason::kNd;
+  } else {
+    return;
+  }
+  rte_mbuf* copy = rte_pktmbuf_copy(m, ctx.pool, 0, UINT32_MAX);
+  if (unlikely(copy == nullptr)) return bump(ctx.router.punt_dropped, 1);
+  punt(ctx, copy, reason, rif);
 }
 
 // The miss path for one frame: learn, decide, cache when the decision is cacheable.
@@ -103,6 +70,25 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
       if (now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval())
         s.last_seen.store(now, std::memory_order_relaxed);
     }
+  }
+  const flow::L3Config* l3 = ctx.fwd->l3.load(std::memory_order_acquire);
+  if (l3 != nullptr && l3->bridge_rif[bridge_id] != flow::kNoRif) {
+    const uint16_t rif = l3->bridge_rif[bridge_id];
+    const flow::ParsedFrame parsed{static_cast<uint16_t>(tagged ? 18 : 14), tagged};
+    if (std::memcmp(key.dst, l3->rifs[rif].mac, 6) == 0) {
+      // Cacheable only once the source is learned here, as for switched flows.
+      L3Cacheable c{&key, hash, -1, 0};
+      if (src_pos >= 0) {
+        const FdbEntry& s = fdb.entry(src_pos);
+        const uint32_t gen = s.generation.load(std::memory_order_acquire);
+        if (s.location.load(std::memory_order_acquire) == here) {
+          c.src_pos = src_pos;
+          c.src_gen = gen;
+        }
+      }
+      return l3_input(ctx, l2, *l3, rif, m, parsed, c);
+    }
+    if (flow::is_multicast(key.dst)) punt_copy(ctx, rif, m, key, parsed);
   }
   const flow::BridgeL2& bridge = l2.bridges[bridge_id];
   if (flow::is_multicast(key.dst)) return flood(ctx, bridge, m, tagged, key.in_port);
@@ -150,6 +136,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
   const flow::Fdb& fdb = *ctx.fwd->fdb;
   const uint64_t now = rte_rdtsc();
   const uint64_t refresh = refresh_interval();
+  const flow::L3Config* l3 = ctx.fwd->l3.load(std::memory_order_acquire);
   FlowKey keys[kBurstSize];
   uint32_t hashes[kBurstSize];
   flow::ParsedFrame parsed[kBurstSize];
@@ -185,11 +172,12 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
       FdbEntry& s = fdb.entry(static_cast<int32_t>(e->src_pos));
       if (likely(e->config_gen == l2.generation &&
                  d.generation.load(std::memory_order_acquire) == e->dst_gen &&
-                 s.generation.load(std::memory_order_acquire) == e->src_gen)) {
+                 s.generation.load(std::memory_order_acquire) == e->src_gen) &&
+          (likely(!e->routed) || routed_hit(ctx, l3, *e, m, parsed[i], now, refresh))) {
         ++hits;
         if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);
-        emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
+        if (likely(!e->routed)) emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
         continue;
       }
       ++stale;

@@ -21,6 +21,7 @@
 #include "mgmt_server.h"
 #include "port_manager.h"
 #include "request_handler.h"
+#include "router_manager.h"
 #include "worker.h"
 
 namespace {
@@ -36,15 +37,22 @@ struct Options {
   std::vector<std::string> eal_args;
   std::string run_dir;
   unsigned workers = 0;  // 0: every lcore but the main one
+  vsw::dp::RouterOptions router;
 };
 
 void usage(FILE* out) {
   std::fprintf(out,
                "usage: vsw-dataplane [EAL options] -- --run-dir DIR [--workers N]\n"
+               "                     [--ipv4-routes N] [--ipv6-routes N] [--neighbors N]\n"
                "  --run-dir DIR  where dataplane.sock and default vhost-user sockets live\n"
                "  --workers N    poll-mode workers (default: every lcore but the main one)\n"
+               "  --ipv4-routes N, --ipv6-routes N  FIB capacity, fixed at start (default %u\n"
+               "                 and %u; 1M IPv4 routes need about 470 MiB of EAL memory)\n"
+               "  --neighbors N  neighbor table capacity (default %u)\n"
                "With no EAL memory option, hugepages are used when %llu MiB are free, else\n"
                "--no-huge -m %u (memfd-backed, so vhost-user still works).\n",
+               vsw::flow::kDefaultIpv4Routes, vsw::flow::kDefaultIpv6Routes,
+               vsw::flow::kDefaultNeighbors,
                static_cast<unsigned long long>(vsw::dp::kHugepageBytesWanted >> 20),
                vsw::dp::kNoHugeMegabytes);
 }
@@ -73,6 +81,26 @@ bool parse_options(int argc, char** argv, Options& opt) {
         return false;
       }
       opt.workers = static_cast<unsigned>(n);
+    } else if ((arg == "--ipv4-routes" || arg == "--ipv6-routes" || arg == "--neighbors") &&
+               i + 1 < argc) {
+      const uint32_t max = arg == "--ipv4-routes"   ? vsw::flow::kMaxIpv4Routes
+                           : arg == "--ipv6-routes" ? vsw::flow::kMaxIpv6Routes
+                                                    : (1u << 22);
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(argv[++i], &end, 10);
+      if (*end != '\0' || n < 1 || n > max) {
+        std::fprintf(stderr, "vsw-dataplane: %s: '%s' is not a number from 1 to %u\n", arg.c_str(),
+                     argv[i], max);
+        return false;
+      }
+      const auto v = static_cast<uint32_t>(n);
+      if (arg == "--ipv4-routes") {
+        opt.router.fib.ipv4_routes = v;
+      } else if (arg == "--ipv6-routes") {
+        opt.router.fib.ipv6_routes = v;
+      } else {
+        opt.router.neighbors = v;
+      }
     } else {
       std::fprintf(stderr, "vsw-dataplane: unknown or incomplete option '%s'\n", arg.c_str());
       usage(stderr);
@@ -161,8 +189,19 @@ int main(int argc, char** argv) {
       exit_code = 1;
       io.stop();
     }
+    vsw::dp::RouterManager router(
+        io, *fwd, rcu, workers, pool, opt.router,
+        [&bridges](const std::string& n) { return bridges.bridge_id(n); });
+    if (exit_code == 0) {
+      if (std::string err = router.init(); !err.empty()) {
+        log(LogLevel::kError, "%s", err.c_str());
+        exit_code = 1;
+        io.stop();
+      }
+    }
     auto counters = std::make_shared<vsw::dp::ManagementCounters>();
-    vsw::dp::RequestHandler handler(ports, bridges, *counters, eal.memory_mode, opt.workers);
+    vsw::dp::RequestHandler handler(ports, bridges, router, *counters, eal.memory_mode,
+                                    opt.workers);
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code, int signo) {
       log(LogLevel::kInfo, "signal %d: shutting down", signo);

@@ -10,11 +10,12 @@ namespace vsw::dp {
 using vswitch::dp::Request;
 using vswitch::dp::Response;
 
-RequestHandler::RequestHandler(PortManager& ports, BridgeManager& bridges,
+RequestHandler::RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router,
                                const ManagementCounters& mgmt, std::string memory_mode,
                                unsigned workers)
     : ports_(ports),
       bridges_(bridges),
+      router_(router),
       mgmt_(mgmt),
       memory_mode_(std::move(memory_mode)),
       workers_(workers) {}
@@ -82,6 +83,61 @@ Status RequestHandler::mac_add(const vswitch::dp::MacAddRequest& req) {
   return bridges_.mac_add(req.bridge(), req.mac(), req.port(), id);
 }
 
+Status RequestHandler::bridge_del(const std::string& name) {
+  const uint16_t id = bridges_.bridge_id(name);
+  if (id != flow::kNoBridge && router_.bridge_in_use(id))
+    return Status::Error(vswitch::dp::ERROR_CODE_FAILED_PRECONDITION,
+                         "name: bridge '" + name + "' has a router interface");
+  return bridges_.bridge_del(name);
+}
+
+bool RequestHandler::handle_router(const Request& request, Response& response) {
+  switch (request.body_case()) {
+    case Request::kRouterIfAdd:
+      set_result(response, router_.rif_add(request.router_if_add().router_if()));
+      return true;
+    case Request::kRouterIfDel:
+      set_result(response, router_.rif_del(request.router_if_del().name()));
+      return true;
+    case Request::kRouterIfList:
+      router_.rif_list(response.mutable_router_ifs());
+      return true;
+    case Request::kRouteAdd:
+      set_result(response,
+                 router_.route_add(request.route_add().route(), request.route_add().replace()));
+      return true;
+    case Request::kRouteDel:
+      set_result(response, router_.route_del(request.route_del().prefix()));
+      return true;
+    case Request::kRouteBatch: {
+      vswitch::dp::RouteBatchResult result;
+      Status st = router_.route_batch(request.route_batch(), &result);
+      if (st.ok()) {
+        *response.mutable_route_batch() = result;
+      } else {
+        set_result(response, st);
+      }
+      return true;
+    }
+    case Request::kRouteList:
+      router_.route_list(response.mutable_routes());
+      return true;
+    case Request::kRouteLookup: {
+      Status st = router_.route_lookup(request.route_lookup(), response.mutable_route_lookup());
+      if (!st.ok()) set_result(response, st);
+      return true;
+    }
+    case Request::kNeighborList:
+      router_.neighbor_list(response.mutable_neighbors());
+      return true;
+    case Request::kRouterStats:
+      router_.router_stats(response.mutable_router_stats());
+      return true;
+    default:
+      return false;
+  }
+}
+
 void RequestHandler::add_l2_state(
     google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>* ports) {
   for (auto& p : *ports) bridges_.fill_port(static_cast<uint16_t>(p.port_id()), &p);
@@ -132,7 +188,7 @@ Response RequestHandler::handle(const Request& request) {
       set_result(response, bridges_.bridge_add(request.bridge_add().bridge()));
       break;
     case Request::kBridgeDel:
-      set_result(response, bridges_.bridge_del(request.bridge_del().name()));
+      set_result(response, bridge_del(request.bridge_del().name()));
       break;
     case Request::kBridgeSet:
       set_result(response, bridges_.bridge_set(request.bridge_set().bridge()));
@@ -183,6 +239,18 @@ Response RequestHandler::handle(const Request& request) {
       stats->set_tsc_hz(rte_get_tsc_hz());
       break;
     }
+    case Request::kRouterIfAdd:
+    case Request::kRouterIfDel:
+    case Request::kRouterIfList:
+    case Request::kRouteAdd:
+    case Request::kRouteDel:
+    case Request::kRouteBatch:
+    case Request::kRouteList:
+    case Request::kRouteLookup:
+    case Request::kNeighborList:
+    case Request::kRouterStats:
+      handle_router(request, response);
+      break;
     case Request::BODY_NOT_SET:
       set_result(response, Status::Error(vswitch::dp::ERROR_CODE_INVALID_ARGUMENT,
                                          "body: the request names no operation"));

@@ -7,6 +7,7 @@
 #include "bridge_manager.h"
 #include "dataplane.pb.h"
 #include "port_manager.h"
+#include "router_manager.h"
 
 namespace vsw::dp {
 
@@ -14,8 +15,8 @@ struct ManagementCounters;
 
 class RequestHandler {
  public:
-  RequestHandler(PortManager& ports, BridgeManager& bridges, const ManagementCounters& mgmt,
-                 std::string memory_mode, unsigned workers);
+  RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router,
+                 const ManagementCounters& mgmt, std::string memory_mode, unsigned workers);
 
   vswitch::dp::Response handle(const vswitch::dp::Request& request);
 
@@ -27,10 +28,14 @@ class RequestHandler {
   Status detach(const vswitch::dp::BridgeDetachRequest& req);
   Status port_set(const vswitch::dp::PortSetRequest& req);
   Status mac_add(const vswitch::dp::MacAddRequest& req);
+  // Router interfaces, routes, neighbors; false when `request` is none of those.
+  bool handle_router(const vswitch::dp::Request& request, vswitch::dp::Response& response);
+  Status bridge_del(const std::string& name);
   void add_l2_state(google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>* ports);
 
   PortManager& ports_;
   BridgeManager& bridges_;
+  RouterManager& router_;
   const ManagementCounters& mgmt_;
   std::string memory_mode_;
   unsigned workers_;

@@ -7,6 +7,7 @@
 #include <rte_prefetch.h>
 
 #include "l2_stage.h"
+#include "l3_stage.h"
 
 namespace vsw::dp {
 
@@ -95,6 +96,7 @@ int worker_main(void* arg) {
         received += n;
         forward_burst(ctx, l2, q.port, pkts, n);
       }
+      process_injected(ctx, l2);
       flush_tx(ctx);
     }
     bump(ctx.loops, 1);

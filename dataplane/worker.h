@@ -51,6 +51,17 @@ struct alignas(64) PortCounters {
   Counter flooded{0};       // received frames flooded (broadcast, multicast, unknown unicast)
 };
 
+// Per worker: what the L3 stage did with the packets addressed to a router interface.
+struct alignas(64) RouterCounters {
+  Counter routed{0};        // forwarded by the L3 stage
+  Counter punted{0};        // handed to the management thread (ARP, ND, local, errors)
+  Counter no_route{0};      // dropped: no route (an ICMP unreachable may follow)
+  Counter ttl_expired{0};   // dropped: TTL / hop limit (an ICMP time exceeded may follow)
+  Counter bad_header{0};    // dropped: malformed IPv4/IPv6 header
+  Counter unresolved{0};    // handed over to wait for a neighbor (see the neighbor counters)
+  Counter punt_dropped{0};  // dropped: the ring to the management thread was full
+};
+
 struct TxBuffer {
   uint16_t count = 0;
   uint32_t bytes = 0;
@@ -65,6 +76,10 @@ struct alignas(64) WorkerContext {
   rte_rcu_qsbr* rcu = nullptr;
   rte_mempool* pool = nullptr;     // for flood copies
   rte_ring* learn_ring = nullptr;  // to the management thread: MACs seen (SP/SC)
+  rte_ring* punt_ring = nullptr;   // to the management thread: packets for it (L3Punt, SP/SC)
+  // From the management thread: frames to send (L3Inject, SP/SC). Atomic: set while the
+  // worker runs.
+  std::atomic<rte_ring*> inject_ring{nullptr};
 
   // Written by the management thread.
   alignas(64) std::atomic<const WorkerPlan*> plan{nullptr};
@@ -77,6 +92,7 @@ struct alignas(64) WorkerContext {
   Counter busy_cycles{0};
   Counter learn_dropped{0};  // learn events lost because the ring was full
   PortCounters ports[kMaxPorts];
+  RouterCounters router;
   flow::FlowCache cache;
 
   // Worker-private.
@@ -108,6 +124,11 @@ void forward_burst(WorkerContext& ctx, const flow::L2Config* l2, uint16_t in_por
 
 // Sends every buffered transmit.
 void flush_tx(WorkerContext& ctx);
+
+// Sends what the management thread queued on the worker's inject ring (ARP/ND answers and
+// requests, ICMP, packets that waited for a neighbor), at most a burst. Buffered until
+// flush_tx(). Returns how many it took.
+unsigned process_injected(WorkerContext& ctx, const flow::L2Config* l2);
 
 // Entry point for rte_eal_remote_launch; `arg` is the WorkerContext. Returns when `stop` is set.
 int worker_main(void* arg);

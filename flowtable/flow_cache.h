@@ -1,7 +1,8 @@
 // The per-worker flow cache: an exact-match table from FlowKey to the whole forwarding
 // decision, owned by one worker (no locks, no sharing, no allocation after start).
 //
-// Two-way set associative, 4096 sets (8192 flows), one 64-byte line per entry. A hit costs a
+// Two-way set associative, 4096 sets (8192 flows), 128 bytes per entry (an L2 hit reads the
+// first line only; routed flows use the second). A hit costs a
 // CRC32 hash of the 32-byte key, one or two key compares and the validity checks of the
 // stage that uses it. Replacement: a new flow goes to an empty way, else evicts way 1 after
 // moving way 0 there (way 0 holds the most recently installed flow of the set).
@@ -14,12 +15,30 @@
 #include <rte_hash_crc.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "flow_key.h"
 
 namespace vsw::flow {
 
+// What a routed flow adds (the entry's second line; an L2 hit never reads it).
+struct RoutedPart {
+  uint32_t fib_gen;  // Fib::generation4/6 (of the flow's family) before the FIB lookup
+  uint32_t l3_gen;   // L3Config::generation
+  uint32_t nbr_pos;  // the neighbor's NeighborTable position, and its generation
+  uint32_t nbr_gen;
+  uint16_t out_rif;
+  uint8_t v6;
+  uint8_t pad;
+  uint8_t addrs[32];   // IPv6: source and destination, compared on a hit (the key folds them)
+  uint8_t src_mac[6];  // the output router interface's (its changes bump l3_gen)
+};
+static_assert(sizeof(RoutedPart) <= 64);
+
+// Line 0: the key and the L2 decision, all an L2 hit reads. Line 1: the routed decision.
+// For a routed flow, dst_pos/dst_gen name the neighbor MAC's FDB slot in the output bridge
+// and out_port/out_vlan its attachment.
 struct alignas(64) FlowEntry {
   FlowKey key;
   uint32_t dst_pos;  // FDB position of the destination MAC
@@ -30,8 +49,11 @@ struct alignas(64) FlowEntry {
   uint16_t out_port;
   uint16_t out_vlan;  // VLAN of the output attachment, 0 untagged
   uint8_t valid;
+  uint8_t routed;  // 1: addressed to a router interface; `routed` below holds the rest
+  alignas(64) RoutedPart route;
 };
-static_assert(sizeof(FlowEntry) == 64, "one cache line per flow");
+static_assert(offsetof(FlowEntry, route) == 64, "the L2 decision fits the first line");
+static_assert(sizeof(FlowEntry) == 128, "two cache lines per flow");
 
 struct FlowCacheCounters {
   std::atomic<uint64_t> hits{0};
@@ -57,7 +79,11 @@ class FlowCache {
     return nullptr;
   }
 
-  void prefetch(uint32_t h) const { __builtin_prefetch(sets_[h & (kSets - 1)]); }
+  // The first line of both ways (an L2 hit reads nothing else).
+  void prefetch(uint32_t h) const {
+    __builtin_prefetch(&sets_[h & (kSets - 1)][0]);
+    __builtin_prefetch(&sets_[h & (kSets - 1)][1]);
+  }
 
   // Installs `entry` (its key must be set); replaces an existing entry for the same key.
   void insert(const FlowEntry& entry, uint32_t h);

@@ -16,8 +16,9 @@
 
 namespace vsw::flow {
 
-// 32 bytes: Ethernet addresses, ingress port and VLAN, and for IPv4 the 5-tuple (zero
-// otherwise). IPv6 addresses join the key with the router (the key then grows to 64 bytes).
+// 32 bytes: Ethernet addresses, ingress port and VLAN, and the 5-tuple: IPv4 addresses, or
+// for IPv6 each address folded to 32 bits (the full addresses sit in the cache entry's second
+// line and are compared there for routed flows; an L2 decision does not depend on them).
 struct alignas(32) FlowKey {
   uint8_t dst[6];
   uint8_t src[6];
@@ -86,6 +87,24 @@ inline ParseResult parse_frame(const rte_mbuf* m, uint16_t in_port, FlowKey& key
     uint64_t w[4] = {w0, w1, w2, w3};
     std::memcpy(&key, w, sizeof(w));
   };
+  if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+    if (len < off + 40) return ParseResult::kMalformed;
+    const uint8_t* ip6 = p + off;
+    if ((ip6[0] >> 4) != 6) return ParseResult::kMalformed;
+    uint64_t a[4];
+    std::memcpy(a, ip6 + 8, 32);
+    const uint64_t src = a[0] ^ a[1], dst = a[2] ^ a[3];
+    const uint8_t proto = ip6[6];
+    w2 |= (uint64_t{proto} << 16) | (uint64_t{static_cast<uint32_t>(src ^ (src >> 32))} << 32);
+    w3 = static_cast<uint32_t>(dst ^ (dst >> 32));
+    if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && len >= off + 44) {
+      uint32_t ports;
+      std::memcpy(&ports, ip6 + 40, 4);
+      w3 |= uint64_t{ports} << 32;
+    }
+    store();
+    return ParseResult::kOk;
+  }
   if (type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
     store();
     return ParseResult::kOk;

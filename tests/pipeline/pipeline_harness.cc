@@ -16,13 +16,13 @@
 
 namespace vsw::test {
 
-bool init_eal(const char* program) {
+bool init_eal(const char* program, unsigned megabytes) {
   static int state = 0;  // 0 not yet, 1 ok, -1 failed
   if (state) return state > 0;
   const std::string prefix = "--file-prefix=vsw-unit-" + std::to_string(getpid());
   std::vector<std::string> args = {program,       "-l",
                                    "0",           "--no-huge",
-                                   "-m",          "512",
+                                   "-m",          std::to_string(megabytes),
                                    "--no-pci",    "--no-telemetry",
                                    "--no-shconf", "--log-level=*:warning",
                                    prefix};
@@ -48,7 +48,17 @@ Mac mac(uint32_t n) {
               static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)}};
 }
 
-Pipeline::Pipeline() {
+vsw::dp::RouterOptions small_router_options() {
+  vsw::dp::RouterOptions o;
+  o.fib.ipv4_routes = 4096;
+  o.fib.ipv6_routes = 1024;
+  o.fib.ipv4_tbl8 = 256;
+  o.fib.ipv6_tbl8 = 1024;
+  o.neighbors = 1024;
+  return o;
+}
+
+Pipeline::Pipeline(const vsw::dp::RouterOptions& router_options) {
   const size_t size = rte_rcu_qsbr_get_memsize(1);
   rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, size, RTE_CACHE_LINE_SIZE));
   rte_rcu_qsbr_init(rcu, 1);
@@ -70,10 +80,51 @@ Pipeline::Pipeline() {
       io, *fwd, rcu, std::vector<vsw::dp::WorkerContext*>{ctx.get()},
       [this](uint16_t id) { return ports->name_of(id); });
   if (std::string err = bridges->init(); !err.empty()) throw std::runtime_error(err);
+  router = std::make_unique<vsw::dp::RouterManager>(
+      io, *fwd, rcu, std::vector<vsw::dp::WorkerContext*>{ctx.get()}, pool, router_options,
+      [this](const std::string& name) { return bridges->bridge_id(name); });
+  if (std::string err = router->init(); !err.empty()) throw std::runtime_error(err);
+}
+
+void Pipeline::router_step() {
+  router->drain_punts();
+  rte_rcu_qsbr_thread_online(rcu, 0);
+  const vsw::flow::L2Config* l2 = fwd->l2.load(std::memory_order_acquire);
+  while (vsw::dp::process_injected(*ctx, l2) > 0) vsw::dp::flush_tx(*ctx);
+  rte_rcu_qsbr_quiescent(rcu, 0);
+  rte_rcu_qsbr_thread_offline(rcu, 0);
+}
+
+void Pipeline::neighbor_tick() {
+  router->neighbor_tick();
+  router_step();
+}
+
+std::vector<std::vector<uint8_t>> Pipeline::receive_frames(uint16_t port) {
+  std::vector<std::vector<uint8_t>> out;
+  rte_mbuf* pkts[64];
+  uint16_t n;
+  while ((n = rte_eth_rx_burst(port, 0, pkts, 64)) > 0) {
+    for (uint16_t i = 0; i < n; ++i) {
+      const auto* p = rte_pktmbuf_mtod(pkts[i], const uint8_t*);
+      out.emplace_back(p, p + rte_pktmbuf_data_len(pkts[i]));
+    }
+    rte_pktmbuf_free_bulk(pkts, n);
+  }
+  return out;
+}
+
+void Pipeline::send_frame(uint16_t port, const std::vector<uint8_t>& frame) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool);
+  if (!m) throw std::runtime_error("out of mbufs");
+  auto* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())));
+  std::memcpy(p, frame.data(), frame.size());
+  send_mbufs(port, &m, 1);
 }
 
 Pipeline::~Pipeline() {
   drain_all();
+  router.reset();
   bridges.reset();
   ports.reset();
   rte_mempool_free(pool);

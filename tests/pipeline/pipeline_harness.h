@@ -21,13 +21,14 @@
 #include "bridge_manager.h"
 #include "forwarding_state.h"
 #include "port_manager.h"
+#include "router_manager.h"
 #include "worker.h"
 
 namespace vsw::test {
 
-// Initialises EAL once per process (--no-huge, --in-memory, one lcore). Returns false and
+// Initialises EAL once per process (--no-huge, -m `megabytes`, one lcore). Returns false and
 // prints why when it cannot.
-bool init_eal(const char* program);
+bool init_eal(const char* program, unsigned megabytes = 512);
 
 struct Mac {
   uint8_t b[6];
@@ -53,9 +54,12 @@ struct Received {
   uint16_t vlan;
 };
 
+// Small tables: every test makes its own pipeline.
+vsw::dp::RouterOptions small_router_options();
+
 class Pipeline {
  public:
-  Pipeline();
+  explicit Pipeline(const vsw::dp::RouterOptions& router_options = small_router_options());
   ~Pipeline();
 
   // Adds a ring port; returns its port id (asserts on failure).
@@ -73,6 +77,15 @@ class Pipeline {
   void drain_all();
   // Processes the learn reports now (the management timer would, every 2 ms).
   void learn() { bridges->drain_learn(); }
+  // The router's management side now: handles the punted packets, then lets the worker send
+  // what it injected (the timers and the worker loop would).
+  void router_step();
+  // Runs the neighbor timers, then as router_step.
+  void neighbor_tick();
+  // What the pipeline transmitted on `port` since the last call, whole frames.
+  std::vector<std::vector<uint8_t>> receive_frames(uint16_t port);
+  // Forwards one frame given as bytes.
+  void send_frame(uint16_t port, const std::vector<uint8_t>& frame);
 
   vsw::dp::WorkerContext& worker() { return *ctx; }
   const vsw::flow::FlowCacheCounters& cache() { return ctx->cache.counters; }
@@ -84,6 +97,7 @@ class Pipeline {
   std::unique_ptr<vsw::dp::WorkerContext> ctx;
   std::unique_ptr<vsw::dp::PortManager> ports;
   std::unique_ptr<vsw::dp::BridgeManager> bridges;
+  std::unique_ptr<vsw::dp::RouterManager> router;
   std::vector<uint16_t> port_ids;
 };
 
