@@ -464,8 +464,8 @@ def measure(switch, guest_proc, fresh_total, seconds, warmup, f_start):
 
 # ---------------------------------------------------------------------------------------------
 
-NOT_AVAILABLE = {"ipv4-routed": "no router in vsw-dataplane yet",
-                 "ipv4-routed-acl": "no router or ACL in vsw-dataplane yet"}
+NOT_AVAILABLE = {"ipv4-routed": "the router exists, but the loop guests do not answer ARP yet",
+                 "ipv4-routed-acl": "the ACL is not in the forwarding path yet"}
 
 
 def make_switch(kind, run, use_huge):

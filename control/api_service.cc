@@ -126,6 +126,54 @@ Status ApiService::GetStats(ServerContext*, const vswitch::v1::GetStatsRequest*,
   return controller_.stats(out);
 }
 
+Status ApiService::AddRouterInterface(ServerContext*,
+                                      const vswitch::v1::AddRouterInterfaceRequest* req,
+                                      vswitch::v1::RouterInterface* out) {
+  if (!req->has_router_interface())
+    return Status(grpc::StatusCode::INVALID_ARGUMENT, "router_interface: required");
+  return controller_.add_router_interface(req->router_interface(), out);
+}
+
+Status ApiService::DeleteRouterInterface(ServerContext*,
+                                         const vswitch::v1::DeleteRouterInterfaceRequest* req,
+                                         vswitch::v1::DeleteRouterInterfaceResponse*) {
+  return controller_.delete_router_interface(req->name());
+}
+
+Status ApiService::ListRouterInterfaces(ServerContext*,
+                                        const vswitch::v1::ListRouterInterfacesRequest*,
+                                        vswitch::v1::ListRouterInterfacesResponse* out) {
+  controller_.list_router_interfaces(out);
+  return Status::OK;
+}
+
+Status ApiService::AddRoute(ServerContext*, const vswitch::v1::AddRouteRequest* req,
+                            vswitch::v1::Route* out) {
+  if (!req->has_route()) return Status(grpc::StatusCode::INVALID_ARGUMENT, "route: required");
+  return controller_.add_route(*req, out);
+}
+
+Status ApiService::DeleteRoute(ServerContext*, const vswitch::v1::DeleteRouteRequest* req,
+                               vswitch::v1::DeleteRouteResponse*) {
+  return controller_.delete_route(req->prefix());
+}
+
+Status ApiService::ListRoutes(ServerContext*, const vswitch::v1::ListRoutesRequest*,
+                              vswitch::v1::ListRoutesResponse* out) {
+  controller_.list_routes(out);
+  return Status::OK;
+}
+
+Status ApiService::LookupRoute(ServerContext*, const vswitch::v1::LookupRouteRequest* req,
+                               vswitch::v1::RouteLookup* out) {
+  return controller_.lookup_route(req->address(), out);
+}
+
+Status ApiService::ListNeighbors(ServerContext*, const vswitch::v1::ListNeighborsRequest*,
+                                 vswitch::v1::ListNeighborsResponse* out) {
+  return controller_.list_neighbors(out);
+}
+
 Status ApiService::AddVm(ServerContext*, const vswitch::v1::AddVmRequest* req,
                          vswitch::v1::Vm* out) {
   if (!req->has_vm()) return Status(grpc::StatusCode::INVALID_ARGUMENT, "vm: required");

@@ -57,6 +57,25 @@ class ApiService final : public vswitch::v1::Vswitch::Service {
   grpc::Status GetStats(grpc::ServerContext*, const vswitch::v1::GetStatsRequest*,
                         vswitch::v1::Stats* out) override;
 
+  grpc::Status AddRouterInterface(grpc::ServerContext*,
+                                  const vswitch::v1::AddRouterInterfaceRequest* req,
+                                  vswitch::v1::RouterInterface* out) override;
+  grpc::Status DeleteRouterInterface(grpc::ServerContext*,
+                                     const vswitch::v1::DeleteRouterInterfaceRequest* req,
+                                     vswitch::v1::DeleteRouterInterfaceResponse*) override;
+  grpc::Status ListRouterInterfaces(grpc::ServerContext*,
+                                    const vswitch::v1::ListRouterInterfacesRequest*,
+                                    vswitch::v1::ListRouterInterfacesResponse* out) override;
+  grpc::Status AddRoute(grpc::ServerContext*, const vswitch::v1::AddRouteRequest* req,
+                        vswitch::v1::Route* out) override;
+  grpc::Status DeleteRoute(grpc::ServerContext*, const vswitch::v1::DeleteRouteRequest* req,
+                           vswitch::v1::DeleteRouteResponse*) override;
+  grpc::Status ListRoutes(grpc::ServerContext*, const vswitch::v1::ListRoutesRequest*,
+                          vswitch::v1::ListRoutesResponse* out) override;
+  grpc::Status LookupRoute(grpc::ServerContext*, const vswitch::v1::LookupRouteRequest* req,
+                           vswitch::v1::RouteLookup* out) override;
+  grpc::Status ListNeighbors(grpc::ServerContext*, const vswitch::v1::ListNeighborsRequest*,
+                             vswitch::v1::ListNeighborsResponse* out) override;
   grpc::Status AddVm(grpc::ServerContext*, const vswitch::v1::AddVmRequest* req,
                      vswitch::v1::Vm* out) override;
   grpc::Status StartVm(grpc::ServerContext*, const vswitch::v1::StartVmRequest* req,

@@ -161,6 +161,12 @@ Status check_delete_bridge(const DesiredState& state, const std::string& name) {
     return Status(StatusCode::FAILED_PRECONDITION, "name: bridge '" + name + "' still has " +
                                                        std::to_string(n) +
                                                        " port(s) attached; detach them first");
+  for (const auto& r : state.router_interfaces()) {
+    if (r.bridge() == name)
+      return Status(
+          StatusCode::FAILED_PRECONDITION,
+          "name: bridge '" + name + "' has router interface '" + r.name() + "'; delete it first");
+  }
   return Status::OK;
 }
 

@@ -169,6 +169,8 @@ std::string Controller::connect_and_replay_locked() {
   const vswitch::dp::PortList live_ports = r.ports();
   LiveL2 live_l2;
   if (std::string err = list_l2_locked(&live_l2); !err.empty()) return err;
+  LiveL3 live_l3;
+  if (std::string err = list_l3_locked(&live_l3); !err.empty()) return err;
 
   // Remove what is not desired, or not as desired: cross-connects, then the L2 objects
   // (static MACs, attachments, bridges), then ports.
@@ -179,6 +181,7 @@ std::string Controller::connect_and_replay_locked() {
     req.mutable_xconnect_del()->set_port(x.port_a());
     if (!call_locked(req, &r)) return "xconnect del: " + last_error_;
   }
+  if (std::string err = remove_l3_locked(&live_l3); !err.empty()) return err;
   if (std::string err = remove_l2_locked(&live_l2); !err.empty()) return err;
   std::set<std::string> kept;
   std::map<std::string, uint32_t> live_limits;  // of the kept ports
@@ -215,6 +218,7 @@ std::string Controller::connect_and_replay_locked() {
     if (!connected_) return "replaying xconnect " + x.port_a() + ": " + last_error_;
   }
   if (std::string err = replay_l2_locked(live_l2, kept); !err.empty()) return err;
+  if (std::string err = replay_l3_locked(live_l3); !err.empty()) return err;
   for (const PortSpec& spec : state_.ports()) {
     auto it = live_limits.find(spec.name());
     program_port_limit_locked(spec, it == live_limits.end() ? 0 : it->second);
@@ -532,6 +536,8 @@ void Controller::build_status_locked(vswitch::v1::Status* out) const {
   out->set_ports(static_cast<uint32_t>(state_.ports_size()));
   out->set_xconnects(static_cast<uint32_t>(state_.xconnects_size()));
   out->set_vms(static_cast<uint32_t>(state_.vms_size()));
+  out->set_router_interfaces(static_cast<uint32_t>(state_.router_interfaces_size()));
+  out->set_routes(static_cast<uint32_t>(state_.routes_size()));
   out->set_vms_running(static_cast<uint32_t>(vms_.running_count()));
   auto* dp = out->mutable_dataplane();
   dp->set_state(connected_ ? "connected" : "disconnected");

@@ -41,6 +41,9 @@ inline constexpr auto kMaxBackoff = std::chrono::milliseconds(2000);
 // The most ports the desired state may hold (the dataplane's limit is RTE_MAX_ETHPORTS).
 inline constexpr int kMaxPorts = 32;
 
+// The dataplane's error as the gRPC status an API caller gets.
+grpc::Status from_dataplane(const vswitch::dp::Error& error);
+
 class Controller {
  public:
   Controller(StateStore& store, vswitch::state::DesiredState initial, std::string run_dir,
@@ -80,6 +83,18 @@ class Controller {
   grpc::Status list_macs(const std::string& bridge, vswitch::v1::ListMacsResponse* out);
   grpc::Status list_flows(uint32_t max, vswitch::v1::ListFlowsResponse* out);
   grpc::Status flow_stats(vswitch::v1::FlowStats* out);
+
+  // Routing (controller_l3.cc): router interfaces and static routes stored and replayed;
+  // lookups and neighbors read from the dataplane (UNAVAILABLE while disconnected).
+  grpc::Status add_router_interface(const vswitch::v1::RouterInterfaceSpec& spec,
+                                    vswitch::v1::RouterInterface* out);
+  grpc::Status delete_router_interface(const std::string& name);
+  void list_router_interfaces(vswitch::v1::ListRouterInterfacesResponse* out);
+  grpc::Status add_route(const vswitch::v1::AddRouteRequest& request, vswitch::v1::Route* out);
+  grpc::Status delete_route(const std::string& prefix);
+  void list_routes(vswitch::v1::ListRoutesResponse* out);
+  grpc::Status lookup_route(const std::string& address, vswitch::v1::RouteLookup* out);
+  grpc::Status list_neighbors(vswitch::v1::ListNeighborsResponse* out);
 
   // VMs (controller_vm.cc).
   grpc::Status add_vm(const vswitch::v1::AddVmRequest& request, vswitch::v1::Vm* out);
@@ -146,6 +161,31 @@ class Controller {
                               vswitch::v1::Attachment* out) const;
   void fill_static_mac_locked(const vswitch::state::StaticMacSpec& m,
                               vswitch::v1::StaticMac* out) const;
+  // ---- routing (controller_l3.cc) ----
+  // What the dataplane had at connect time, and what of it the replay keeps.
+  struct LiveL3 {
+    vswitch::dp::RouterInterfaceList router_ifs;
+    vswitch::dp::RouteList routes;
+    std::set<std::string> kept_router_ifs;
+    std::set<std::string> kept_routes;  // canonical prefixes
+  };
+  std::string list_l3_locked(LiveL3* live);
+  // Removes the routes and router interfaces that are not desired (before bridges go).
+  std::string remove_l3_locked(LiveL3* live);
+  // Adds router interfaces, then routes (in batches), after the bridges.
+  // (A desired bridge is never deleted on replay, so a kept router interface stays valid.)
+  std::string replay_l3_locked(const LiveL3& live);
+  const vswitch::v1::RouterInterfaceSpec* find_router_if_locked(const std::string& name) const;
+  const vswitch::v1::RouteSpec* find_route_locked(const std::string& prefix) const;
+  void fill_router_if_locked(const vswitch::v1::RouterInterfaceSpec& spec,
+                             vswitch::v1::RouterInterface* out) const;
+  void fill_route_locked(const vswitch::v1::RouteSpec& spec, vswitch::v1::Route* out) const;
+  void program_router_if_locked(const vswitch::v1::RouterInterfaceSpec& spec);
+  void unprogram_router_if_locked(const std::string& name);
+  // `replace`: the dataplane has the prefix with other next hops.
+  void program_route_locked(const vswitch::v1::RouteSpec& spec, bool replace);
+  void unprogram_route_locked(const std::string& prefix);
+
   // ---- VMs (controller_vm.cc) ----
   static vswitch::state::VmRecord* find_vm_locked(vswitch::state::DesiredState& state,
                                                   const std::string& name);
@@ -185,6 +225,8 @@ class Controller {
   std::map<std::string, std::string> bridge_result_;      // name -> "" or error
   std::map<std::string, std::string> attachment_result_;  // "bridge/port" -> "" or error
   std::map<std::string, std::string> mac_result_;         // "bridge/mac" -> "" or error
+  std::map<std::string, std::string> router_if_result_;   // name -> "" or error
+  std::map<std::string, std::string> route_result_;       // prefix -> "" or error
   proto::DataplaneClient dataplane_;
   bool connected_ = false;
   bool programmed_ = false;

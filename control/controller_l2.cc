@@ -30,7 +30,22 @@ std::string mac_key(const std::string& bridge, const std::string& mac) {
   return bridge + "/" + mac;
 }
 
-// The dataplane's error as the gRPC status an API caller gets.
+vswitch::dp::BridgeConfig to_dataplane(const BridgeSpec& spec) {
+  vswitch::dp::BridgeConfig c;
+  c.set_name(spec.name());
+  c.set_aging_seconds(spec.aging_seconds());
+  c.set_mac_limit(spec.mac_limit());
+  return c;
+}
+
+// Erases the elements of `list` matching `pred`.
+template <typename T, typename Pred>
+void erase_if(google::protobuf::RepeatedPtrField<T>* list, Pred pred) {
+  list->erase(std::remove_if(list->begin(), list->end(), pred), list->end());
+}
+
+}  // namespace
+
 Status from_dataplane(const vswitch::dp::Error& error) {
   StatusCode code = StatusCode::INTERNAL;
   switch (error.code()) {
@@ -54,22 +69,6 @@ Status from_dataplane(const vswitch::dp::Error& error) {
   }
   return Status(code, error.message());
 }
-
-vswitch::dp::BridgeConfig to_dataplane(const BridgeSpec& spec) {
-  vswitch::dp::BridgeConfig c;
-  c.set_name(spec.name());
-  c.set_aging_seconds(spec.aging_seconds());
-  c.set_mac_limit(spec.mac_limit());
-  return c;
-}
-
-// Erases the elements of `list` matching `pred`.
-template <typename T, typename Pred>
-void erase_if(google::protobuf::RepeatedPtrField<T>* list, Pred pred) {
-  list->erase(std::remove_if(list->begin(), list->end(), pred), list->end());
-}
-
-}  // namespace
 
 // ---- replay ----
 
@@ -547,6 +546,7 @@ Status Controller::list_flows(uint32_t max, vswitch::v1::ListFlowsResponse* out)
     o->set_out_port(f.out_port());
     o->set_out_vlan(f.out_vlan());
     o->set_stale(f.stale());
+    o->set_routed(f.routed());
   }
   return Status::OK;
 }

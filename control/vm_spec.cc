@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -126,13 +125,8 @@ Status validate_vm(const VmSpec& spec) {
 }
 
 std::string derived_vm_mac(const std::string& name) {
-  // FNV-1a: stable across builds and machines, unlike std::hash.
-  uint32_t h = 2166136261u;
-  for (unsigned char c : name) h = (h ^ c) * 16777619u;
-  char buf[18];
-  std::snprintf(buf, sizeof buf, "52:54:00:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff,
-                h & 0xff);
-  return buf;
+  static const uint8_t kQemuPrefix[3] = {0x52, 0x54, 0x00};
+  return fields::mac_from_name(kQemuPrefix, name);
 }
 
 VmSpec normalize_vm(const VmSpec& spec, const std::string& guest_dir) {

@@ -132,6 +132,9 @@ const ObjectSpec& mac_object();
 const ObjectSpec& flow_object();
 const ObjectSpec& stats_object();
 const ObjectSpec& vm_object();
+const ObjectSpec& router_if_object();
+const ObjectSpec& route_object();
+const ObjectSpec& neigh_object();
 
 // Prints "vswctl: COMMAND: REASON; see 'vswctl COMMAND --help'" on stderr, returns kExitUsage.
 // For errors only a command can detect (a value that must be a number).

@@ -68,17 +68,18 @@ int run_flow_list(Context& context, const Args& args) {
                {"DPORT", Align::kRight},
                {"OUT_PORT"},
                {"OUT_VLAN", Align::kRight},
+               {"ROUTED"},
                {"STALE"}});
   for (const auto& f : response.flows()) {
     const bool ip = !f.src_ip().empty();
     const bool ports = ip && (f.protocol() == 6 || f.protocol() == 17);
-    table.add_row({std::to_string(f.worker()), f.in_port(),
-                   f.vlan() ? std::to_string(f.vlan()) : "-", f.src_mac(), f.dst_mac(),
-                   ethertype_name(f.ethertype()), or_dash(f.src_ip()), or_dash(f.dst_ip()),
-                   ip ? protocol_name(f.protocol()) : "-",
-                   ports ? std::to_string(f.src_port()) : "-",
-                   ports ? std::to_string(f.dst_port()) : "-", f.out_port(),
-                   f.out_vlan() ? std::to_string(f.out_vlan()) : "-", f.stale() ? "yes" : "no"});
+    table.add_row(
+        {std::to_string(f.worker()), f.in_port(), f.vlan() ? std::to_string(f.vlan()) : "-",
+         f.src_mac(), f.dst_mac(), ethertype_name(f.ethertype()), or_dash(f.src_ip()),
+         or_dash(f.dst_ip()), ip ? protocol_name(f.protocol()) : "-",
+         ports ? std::to_string(f.src_port()) : "-", ports ? std::to_string(f.dst_port()) : "-",
+         f.out_port(), f.out_vlan() ? std::to_string(f.out_vlan()) : "-", f.routed() ? "yes" : "no",
+         f.stale() ? "yes" : "no"});
   }
   table.print();
   return kExitOk;
@@ -135,9 +136,11 @@ const ObjectSpec& flow_object() {
                   .details =
                       "One line per cached flow: WORKER, IN_PORT, VLAN (received with; - for\n"
                       "untagged), SRC_MAC, DST_MAC, TYPE (ipv4, arp, ipv6 or the ethertype),\n"
-                      "SRC, DST, PROTO (IPv4 only), SPORT, DPORT (TCP and UDP only), OUT_PORT,\n"
-                      "OUT_VLAN (sent with), STALE (yes: built from a MAC or a configuration\n"
-                      "that changed since, so the next packet misses and rebuilds it).\n"
+                      "SRC, DST, PROTO (IPv4 and IPv6), SPORT, DPORT (TCP and UDP only),\n"
+                      "OUT_PORT, OUT_VLAN (sent with), ROUTED (yes: to a router interface, so\n"
+                      "MACs rewritten and TTL decremented), STALE (yes: built from a MAC, a\n"
+                      "route, a neighbor or a configuration that changed since, so the next\n"
+                      "packet misses and rebuilds it).\n"
                       "Flooded frames are never cached.\n"
                       "\n"
                       "With --json: vswitch.v1.ListFlowsResponse.\n",

@@ -51,4 +51,16 @@ bool parse_mac(const std::string& text, uint8_t out[6]) {
   return (out[0] & 1) == 0;
 }
 
+std::string mac_from_name(const uint8_t prefix[3], const std::string& name) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : name) h = (h ^ c) * 16777619u;
+  const uint8_t mac[6] = {prefix[0],
+                          prefix[1],
+                          prefix[2],
+                          static_cast<uint8_t>(h >> 16),
+                          static_cast<uint8_t>(h >> 8),
+                          static_cast<uint8_t>(h)};
+  return format_mac(mac);
+}
+
 }  // namespace vsw::fields

@@ -24,6 +24,10 @@ std::string check_iface_name(const std::string& iface, const char* field = "ifac
 // 6 bytes as "aa:bb:cc:dd:ee:ff" (lower case, as operators write MACs).
 std::string format_mac(const uint8_t mac[6]);
 
+// `prefix` (3 bytes) and 3 bytes of a hash of `name` (FNV-1a: stable across builds and
+// machines, unlike std::hash): a MAC that stays the same for an object across restarts.
+std::string mac_from_name(const uint8_t prefix[3], const std::string& name);
+
 // "aa:bb:cc:dd:ee:ff" into 6 bytes. Returns false on any other form, and for multicast.
 bool parse_mac(const std::string& text, uint8_t out[6]);
 

@@ -435,18 +435,20 @@ class L2Env(ControldEnv):
             raise AssertionError(f"expected one dataplane worker, got {workers}")
         return self.ctl
 
-    def tap_host(self, port: str, cidr: Optional[str] = None) -> Host:
+    def tap_host(self, port: str, cidr: Optional[str] = None, ipv6: Optional[str] = None
+                 ) -> Host:
         """`vswctl port add PORT --type tap --iface IF`, IF moved into a new namespace (IPv6
         off, `cidr` when given, up). Not attached to anything: attach it once it is in its
         namespace, so what the kernel sends while the interface is still in the root
-        namespace (an MLD report) is dropped, not learned."""
+        namespace (an MLD report) is dropped, not learned. With `ipv6` (a CIDR), IPv6 stays on
+        in the namespace and the interface gets that address too."""
         assert self.ctl is not None, "call switch() first"
         iface = self.iface_name()
         p = self.ctl.vswctl("port", "add", port, "--type", "tap", "--iface", iface)
         if not p["state"]["programmed"]:
             raise AssertionError(f"port {port} not programmed: {p}")
-        ns = self.netns()
-        ns.adopt(iface, cidr)
+        ns = self.netns(ipv6=ipv6 is not None)
+        ns.adopt(iface, [a for a in (cidr, ipv6) if a])
         ip = cidr.split("/")[0] if cidr else None
         return Host(port, iface, ns, ip, iface_mac(ns, iface))
 

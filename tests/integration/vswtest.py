@@ -525,16 +525,21 @@ class Netns:
     """A network namespace this test created; deleted (by its name) on close.
 
     IPv6 is disabled in it (before any interface moves in) so router solicitations, MLD and
-    DAD do not add packets to the counters the tests compare.
+    DAD do not add packets to the counters the tests compare; with ipv6=True it stays on
+    (without duplicate address detection, so addresses are usable at once).
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, ipv6: bool = False):
         self.name = name
+        self.ipv6 = ipv6
         self._procs: list[subprocess.Popen] = []
         run(["ip", "netns", "add", name])
         try:
             for key in ("all", "default"):
-                self.exec(["sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"])
+                if ipv6:
+                    self.exec(["sysctl", "-qw", f"net.ipv6.conf.{key}.accept_dad=0"])
+                else:
+                    self.exec(["sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"])
             self.exec(["ip", "link", "set", "lo", "up"])
         except BaseException:
             self.close()
@@ -552,13 +557,16 @@ class Netns:
         self._procs.append(p)
         return p
 
-    def adopt(self, iface: str, address: Optional[str] = None) -> None:
-        """Moves `iface` (from the root namespace) in, disables IPv6 on it, adds `address`
-        (CIDR) and sets it up."""
+    def adopt(self, iface: str, address=None) -> None:
+        """Moves `iface` (from the root namespace) in, disables IPv6 on it (unless the
+        namespace has IPv6 on), adds `address` (CIDR; or several) and sets it up."""
         run(["ip", "link", "set", "dev", iface, "netns", self.name])
-        self.exec(["sysctl", "-qw", f"net.ipv6.conf.{iface}.disable_ipv6=1"])
-        if address:
-            self.exec(["ip", "addr", "add", address, "dev", iface])
+        if self.ipv6:
+            self.exec(["sysctl", "-qw", f"net.ipv6.conf.{iface}.accept_dad=0"])
+        else:
+            self.exec(["sysctl", "-qw", f"net.ipv6.conf.{iface}.disable_ipv6=1"])
+        for a in ([address] if isinstance(address, str) else address or []):
+            self.exec(["ip", "addr", "add", a, "dev", iface])
         self.exec(["ip", "link", "set", "dev", iface, "up"])
 
     def link_stats(self, iface: str) -> dict:
@@ -899,8 +907,8 @@ class Env(contextlib.ExitStack):
         self.callback(dp.stop)
         return dp.start()
 
-    def netns(self) -> Netns:
-        ns = Netns(names.name("n"))
+    def netns(self, ipv6: bool = False) -> Netns:
+        ns = Netns(names.name("n"), ipv6)
         self.callback(ns.close)
         return ns
 
