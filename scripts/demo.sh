@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The demo: vsw-dataplane and vsw-controld, two tap ports cross-connected through vswctl,
-# two network namespaces pinging through the switch, three namespaces and two QEMU guests
-# (launched by controld: vswctl vm) on a bridge, the counters, a dataplane restart that
-# controld repairs on its own, and a clean exit. Everything it starts it also stops, unless
+# two network namespaces pinging through the switch, three namespaces on a bridge, two QEMU
+# guests (launched by controld: vswctl vm) on two bridges joined by the router, the
+# counters, a dataplane restart that controld repairs on its own, and a clean exit. Everything it starts it also stops, unless
 # KEEP=1 (then it says how to take it down).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,27 +107,36 @@ echo "  (each namespace's MAC was learned on its port; the kernel's view from ${
 ip -n "${BRIDGE_NS[0]}" neigh show
 vswctl flow stats
 
-step "Two QEMU guests, launched by controld (vswctl vm), on vhost-user ports of the same bridge"
+step "The router: a second bridge, br1, joined to br0 by router interfaces"
+vswctl bridge add br1
+vswctl router-if add r0 --bridge br0 --ip 10.251.0.254/24
+vswctl router-if add r1 --bridge br1 --ip 10.252.0.254/24
+vswctl route list
+
+step "Two QEMU guests, launched by controld (vswctl vm): vm1 on br0, vm2 on br1"
 guest/build-image.sh "$GUEST_CACHE"
-for vm in vm1 vm2; do
+for pair in "vm1 br0" "vm2 br1"; do
+  read -r vm br <<<"$pair"
   # Client mode: QEMU listens on the socket, so a restarted dataplane finds the guest again.
   vswctl port add "$vm" --type vhost-user --mode client --socket "$WORK/$vm.sock"
-  vswctl bridge attach br0 "$vm"
+  vswctl bridge attach "$br" "$vm"
 done
 wait_console() {  # NAME TEXT
   for _ in $(seq 1800); do vswctl vm console "$1" 2>/dev/null | grep -q "$2" && return 0; sleep 0.1; done
   echo "  $1 did not get to '$2'; its console:"; vswctl vm console "$1" | tail -20; return 1
 }
-vswctl vm add vm1 --port vm1 --ip 10.251.0.11/24 --cmdline 'vsw.run="iperf3 -s -D"'
+vswctl vm add vm1 --port vm1 --ip 10.251.0.11/24 --gw 10.251.0.254 --cmdline 'vsw.run="iperf3 -s -D"'
 wait_console vm1 "vsw-guest: ready"
-echo "  vm1 is up (10.251.0.11, iperf3 server); vm2 boots, pings vm1 and runs iperf3 for 3 s:"
-vswctl vm add vm2 --port vm2 --ip 10.251.0.12/24 \
+echo "  vm1 is up (10.251.0.11 on br0, iperf3 server); vm2 (10.252.0.12 on br1) boots, pings"
+echo "  vm1 across the router and runs iperf3 for 3 s:"
+vswctl vm add vm2 --port vm2 --ip 10.252.0.12/24 --gw 10.252.0.254 \
   --cmdline 'vsw.run="ping -c 3 10.251.0.11 && iperf3 -c 10.251.0.11 -t 3"'
 wait_console vm2 "vsw-guest: exit status"
 vswctl vm console vm2 | grep -E "bytes from|packets transmitted|sender|receiver|exit status" |
   sed 's/^/  vm2: /'
 vswctl vm list
-vswctl mac list br0
+vswctl mac list br1
+vswctl neigh list
 
 step "Counters: per port, and per worker (busy cycles per packet)"
 vswctl stats
@@ -165,6 +174,7 @@ step "Guests: an ACPI power-down through QMP, then deleted"
 vswctl vm stop vm1
 vswctl vm del vm1
 vswctl vm del vm2
+echo "  (the firewall's building blocks exist but are not in the forwarding path yet: no ACL step)"
 
 step "Stopping: controld, then the dataplane (workers stop, ports close, sockets go)"
 stop_pid "$CTL_PID"; CTL_PID=

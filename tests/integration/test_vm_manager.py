@@ -1,8 +1,9 @@
 # vsw-memory-modes: nohuge
 """The VM manager: QEMU guests launched and tracked by controld (`vswctl vm ...`).
 
-Two guests of the default image (guest/build-image.sh) on one bridge: A on a client-mode
-vhost-user port (QEMU listens, the mode operators should prefer), B on a server-mode one.
+Two guests of the default image (guest/build-image.sh) on two bridges joined by the router:
+A on a client-mode vhost-user port (QEMU listens, the mode operators should prefer) on br0,
+B on a server-mode one on br1; each bridge's router interface is its guest's gateway.
 Both run under whatever `--accel auto` picks here (TCG on these machines, KVM where the host
 has hardware virtualization). B pings A from its init; then, one after the other:
 
@@ -64,16 +65,20 @@ class VmManager(vswtest.TestCase):
             dp = env.dataplane()
             ctl = env.controld(extra_args=("--guest-dir", str(GUEST_CACHE)))
             ctl.wait_programmed()
-            ctl.vswctl("bridge", "add", "br0")
+            # A on br0, B on br1, the router between them.
             ctl.vswctl("port", "add", "pa", "--type", "vhost-user", "--mode", "client",
                        "--socket", str(env.workdir / "pa.sock"))
             ctl.vswctl("port", "add", "pb", "--type", "vhost-user")
-            for p in ("pa", "pb"):
-                ctl.vswctl("bridge", "attach", "br0", p)
+            for br, p, subnet in (("br0", "pa", "10.241.0"), ("br1", "pb", "10.242.0")):
+                ctl.vswctl("bridge", "add", br)
+                ctl.vswctl("bridge", "attach", br, p)
+                ctl.vswctl("router-if", "add", f"r{br[-1]}", "--bridge", br, "--ip",
+                           f"{subnet}.254/24")
 
-            a = ctl.vswctl("vm", "add", "a", "--port", "pa", "--ip", "10.241.0.1/24")
-            b = ctl.vswctl("vm", "add", "b", "--port", "pb", "--ip", "10.241.0.2/24",
-                           "--cmdline", 'vsw.run="ping -c 5 -W 5 10.241.0.1; '
+            a = ctl.vswctl("vm", "add", "a", "--port", "pa", "--ip", "10.241.0.1/24", "--gw",
+                           "10.241.0.254")
+            b = ctl.vswctl("vm", "add", "b", "--port", "pb", "--ip", "10.242.0.2/24", "--gw",
+                           "10.242.0.254", "--cmdline", 'vsw.run="ping -c 5 -W 5 10.241.0.1; '
                            'ping -q -i 0.2 10.241.0.1 &"')
             for vm in (a, b):
                 self.assertEqual(vm["state"]["state"], "running", vm)
@@ -94,9 +99,12 @@ class VmManager(vswtest.TestCase):
             log_b = self.console(ctl, "b")
             self.assertIn("vsw-guest: exit status 0", log_b, log_b[-2000:])
             self.assertIn("5 packets received", log_b)
-            macs = {m["mac"]: m["port"] for m in ctl.vswctl("mac", "list", "br0")["macs"]}
-            self.assertEqual(macs.get(a["spec"]["mac"]), "pa", macs)
-            self.assertEqual(macs.get(b["spec"]["mac"]), "pb", macs)
+            for br, vm, port in (("br0", a, "pa"), ("br1", b, "pb")):
+                macs = {m["mac"]: m["port"] for m in ctl.vswctl("mac", "list", br)["macs"]}
+                self.assertEqual(macs.get(vm["spec"]["mac"]), port, macs)
+            neigh = {n["address"]: n["mac"] for n in ctl.vswctl("neigh", "list")["neighbors"]}
+            self.assertEqual(neigh.get("10.241.0.1"), a["spec"]["mac"], neigh)
+            self.assertEqual(neigh.get("10.242.0.2"), b["spec"]["mac"], neigh)
             status = ctl.status()
             self.assertEqual((status["vms"], status["vms_running"]), (2, 2), status)
 
