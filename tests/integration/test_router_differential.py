@@ -43,8 +43,10 @@ def random_prefix(rng, v6):
         base = rng.choice([10, 100, 172, rng.randint(1, 223)])
         value = (base << 24) | rng.getrandbits(24)
         length = rng.choice([rng.randint(1, 16), rng.randint(16, 24), rng.randint(24, 32)])
-    net = ipaddress.ip_network((value >> (bits - length) << (bits - length), length), strict=False)
-    return net
+    # The family is explicit: ip_network() given an int that fits 32 bits makes an IPv4
+    # network, so an IPv6 prefix with all-zero network bits came out as "0.0.0.0/9".
+    family = ipaddress.IPv6Network if v6 else ipaddress.IPv4Network
+    return family((value >> (bits - length) << (bits - length), length))
 
 
 def usable(net, excluded):
