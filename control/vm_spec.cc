@@ -1,6 +1,5 @@
 #include "vm_spec.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <sstream>
 
 #include "port_fields.h"
+#include "route_spec.h"
 
 namespace vsw::ctl {
 
@@ -21,32 +21,6 @@ namespace {
 
 Status invalid(const std::string& message) {
   return Status(StatusCode::INVALID_ARGUMENT, message);
-}
-
-bool parse_ip(const std::string& text, bool* v6) {
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, text.c_str(), buf) == 1) {
-    *v6 = false;
-    return true;
-  }
-  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
-    *v6 = true;
-    return true;
-  }
-  return false;
-}
-
-Status check_cidr(const std::string& text) {
-  const auto slash = text.find('/');
-  bool v6 = false;
-  if (slash == std::string::npos || !parse_ip(text.substr(0, slash), &v6))
-    return invalid("ip: '" + text + "' is not an address with a prefix length like 10.0.0.1/24");
-  const std::string len = text.substr(slash + 1);
-  const int max = v6 ? 128 : 32;
-  if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(len) > max)
-    return invalid("ip: '" + text + "' has a prefix length outside 0-" + std::to_string(max));
-  return Status::OK;
 }
 
 Status check_path(const std::string& value, const char* field) {
@@ -99,14 +73,17 @@ Status validate_vm(const VmSpec& spec) {
   if (!spec.ip().empty()) {
     if (disk_boot)
       return invalid("ip: only for kernel boots; a disk image configures its own network");
-    if (Status s = check_cidr(spec.ip()); !s.ok()) return s;
+    IpPrefix cidr;
+    if (!parse_prefix(spec.ip(), &cidr))
+      return invalid("ip: '" + spec.ip() +
+                     "' is not an address with a prefix length like 10.0.0.1/24 or fd00::1/64");
   }
   if (!spec.gw().empty()) {
-    bool v6 = false;
     if (disk_boot)
       return invalid("gw: only for kernel boots; a disk image configures its own network");
     if (spec.ip().empty()) return invalid("gw: needs ip");
-    if (!parse_ip(spec.gw(), &v6)) return invalid("gw: '" + spec.gw() + "' is not an IP address");
+    IpAddress gw;
+    if (!parse_ip(spec.gw(), &gw)) return invalid("gw: '" + spec.gw() + "' is not an IP address");
   }
   uint8_t mac[6];
   if (!spec.mac().empty() && !fields::parse_mac(spec.mac(), mac))
