@@ -251,6 +251,16 @@ Response RequestHandler::handle(const Request& request) {
     case Request::kRouterStats:
       handle_router(request, response);
       break;
+    case Request::kAclSet:
+    case Request::kAclList:
+    case Request::kConnList:
+    case Request::kConnFlush:
+    case Request::kConntrackSet:
+    case Request::kConntrackStats:
+      // The ACL is not wired into the dataplane yet (issue 8): say so instead of pretending.
+      set_result(response, Status::Error(vswitch::dp::ERROR_CODE_FAILED_PRECONDITION,
+                                         "acl: not in this dataplane yet"));
+      break;
     case Request::BODY_NOT_SET:
       set_result(response, Status::Error(vswitch::dp::ERROR_CODE_INVALID_ARGUMENT,
                                          "body: the request names no operation"));
