@@ -19,6 +19,7 @@
 #include "api_service.h"
 #include "controller.h"
 #include "log.h"
+#include "metrics_server.h"
 #include "state_store.h"
 
 namespace {
@@ -29,6 +30,7 @@ using vsw::LogLevel;
 constexpr const char* kUsage =
     "usage: vsw-controld --run-dir DIR --state-dir SDIR [--listen HOST:PORT]\n"
     "                    [--tls-cert FILE --tls-key FILE] [--qemu PATH] [--guest-dir DIR]\n"
+    "                    [--metrics [HOST:]PORT]\n"
     "  --run-dir DIR     serves gRPC on unix:DIR/control.sock (mode 0660) and programs the\n"
     "                    dataplane at DIR/dataplane.sock, reconnecting on its own\n"
     "  --state-dir SDIR  the desired state (SDIR/state.pb), created when missing\n"
@@ -37,6 +39,8 @@ constexpr const char* kUsage =
     "  --qemu PATH       the QEMU binary for VMs (default qemu-system-x86_64 on PATH)\n"
     "  --guest-dir DIR   the default guest image (vmlinuz, initrd.img) for VMs given no\n"
     "                    kernel or disk (default /var/cache/vswitch/guest)\n"
+    "  --metrics [HOST:]PORT  serve Prometheus metrics on http://HOST:PORT/metrics (HOST\n"
+    "                    defaults to 127.0.0.1; off unless given)\n"
     "VMs keep running when controld stops; the next controld adopts them.\n";
 
 struct Options {
@@ -47,6 +51,7 @@ struct Options {
   std::string tls_key;
   std::string qemu = "qemu-system-x86_64";
   std::string guest_dir = vsw::ctl::kDefaultGuestDir;
+  std::string metrics;  // [HOST:]PORT; empty: no metrics endpoint
 };
 
 [[noreturn]] void usage_error(const std::string& why) {
@@ -79,6 +84,8 @@ Options parse(int argc, char** argv) {
       o.qemu = value();
     } else if (a == "--guest-dir") {
       o.guest_dir = value();
+    } else if (a == "--metrics") {
+      o.metrics = value();
     } else {
       usage_error("unknown option '" + a + "'");
     }
@@ -119,6 +126,13 @@ std::string read_file(const std::string& path) {
 int main(int argc, char** argv) {
   vsw::set_log_program("vsw-controld");
   const Options opt = parse(argc, argv);
+  std::string metrics_host;
+  uint16_t metrics_port = 0;
+  if (!opt.metrics.empty()) {
+    if (std::string err = vsw::ctl::parse_listen_address(opt.metrics, &metrics_host, &metrics_port);
+        !err.empty())
+      usage_error(err);
+  }
   if (!opt.listen.empty() && opt.tls_cert.empty() && !is_loopback(opt.listen))
     usage_error("--listen " + opt.listen +
                 ": a non-loopback address needs --tls-cert and --tls-key");
@@ -190,6 +204,16 @@ int main(int argc, char** argv) {
   }
   ::chmod(socket_path.c_str(), 0660);
   controller.start();
+  vsw::ctl::MetricsServer metrics(controller, opt.run_dir + "/dataplane.sock");
+  if (!opt.metrics.empty()) {
+    if (std::string err = metrics.start(metrics_host, metrics_port); !err.empty()) {
+      std::fprintf(stderr, "vsw-controld: cannot serve metrics: %s\n", err.c_str());
+      server->Shutdown();
+      controller.stop();
+      return 1;
+    }
+    log(LogLevel::kInfo, "metrics: http://%s/metrics", metrics.address().c_str());
+  }
   log(LogLevel::kInfo, "ready: unix:%s%s%s", socket_path.c_str(), opt.listen.empty() ? "" : ", ",
       opt.listen.c_str());
 
@@ -197,6 +221,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &signo);
   log(LogLevel::kInfo, "signal %d: shutting down", signo);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  metrics.stop();
   controller.stop();
   ::unlink(socket_path.c_str());
   log(LogLevel::kInfo, "stopped");
