@@ -22,6 +22,7 @@
 #include "port_manager.h"
 #include "request_handler.h"
 #include "router_manager.h"
+#include "telemetry.h"
 #include "worker.h"
 
 namespace {
@@ -202,6 +203,8 @@ int main(int argc, char** argv) {
     auto counters = std::make_shared<vsw::dp::ManagementCounters>();
     vsw::dp::RequestHandler handler(ports, bridges, router, *counters, eal.memory_mode,
                                     opt.workers);
+    vsw::dp::Telemetry telemetry(io,
+                                 [&](const vswitch::dp::Request& r) { return handler.handle(r); });
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code, int signo) {
       log(LogLevel::kInfo, "signal %d: shutting down", signo);

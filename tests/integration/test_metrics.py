@@ -7,6 +7,10 @@ Two namespaces on a bridge ping each other while the endpoint is scraped:
   default, as its postinst starts a Prometheus server);
 - per-port counters grow between scrapes, the FDB gauge holds both hosts, the worker's busy
   seconds grow, controld reports its dataplane connected;
+- DPDK telemetry (`dpdk-telemetry.py -f PREFIX`, DPDK's own client) shows the same port
+  counters under /vswitch/port_stats,PORT, and the other /vswitch commands answer;
+- `vswctl stats --watch` prints live rates: the pinging port's rate shows up while a ping
+  runs, and SIGINT ends it with exit 0;
 - with the dataplane stopped, the endpoint still answers: dataplane_up 0, connected 0;
 - anything but GET /metrics gets 404 or 405.
 """
@@ -14,9 +18,11 @@ Two namespaces on a bridge ping each other while the endpoint is scraped:
 from __future__ import annotations
 
 import http.client
+import json
 import math
 import re
 import shutil
+import signal
 import subprocess
 
 import controld_env
@@ -110,6 +116,24 @@ def get(port: int, path: str = "/metrics", method: str = "GET") -> tuple[int, st
         c.close()
 
 
+def telemetry(prefix: str, commands: list[str]) -> dict:
+    """Runs DPDK's dpdk-telemetry.py against the process with EAL prefix `prefix`; returns
+    {command: answer}."""
+    p = subprocess.run(["/usr/bin/dpdk-telemetry.py", "-f", prefix],
+                       input="\n".join(commands) + "\n", capture_output=True, text=True,
+                       timeout=60)
+    out = {}
+    for line in p.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            out.update(json.loads(line))
+    missing = [c.split(",")[0] for c in commands if c.split(",")[0] not in out]
+    if missing:
+        raise AssertionError(f"dpdk-telemetry.py did not answer {missing}: {p.stdout[-2000:]}"
+                             f"{p.stderr[-2000:]}")
+    return out
+
+
 def value(series, name: str, **labels) -> float:
     key = (name, tuple(sorted(labels.items())))
     if key not in series:
@@ -173,6 +197,41 @@ class MetricsTest(vswtest.TestCase):
             self.assertEqual(get(port, "/nothing")[0], 404)
             self.assertEqual(get(port, method="POST")[0], 405)
             self.assertEqual(get(port, method="HEAD")[0], 200)
+
+            # DPDK telemetry: the same counters through DPDK's own client.
+            tel = telemetry(env.dp.file_prefix, [f"/vswitch/port_stats,{a.port}",
+                                                 "/vswitch/port_list", "/vswitch/info",
+                                                 "/vswitch/worker_stats,0",
+                                                 "/vswitch/flow_cache,0", "/vswitch/router"])
+            stats = tel["/vswitch/port_stats"]
+            self.assertGreaterEqual(stats["rx_packets"],
+                                    value(second, "vswitch_port_rx_packets_total", port=a.port))
+            self.assertIn("drop_malformed", stats)
+            self.assertEqual(sorted(tel["/vswitch/port_list"]), sorted([a.port, b.port]))
+            self.assertEqual(tel["/vswitch/info"]["pid"], env.dp.pid)
+            self.assertGreater(tel["/vswitch/worker_stats"]["packets"], 0)
+            self.assertIn("hits", tel["/vswitch/flow_cache"])
+            self.assertIn("ipv4_capacity", tel["/vswitch/router"])
+
+            # vswctl stats --watch: JSON lines of rates while a ping runs.
+            ping = controld_env.PingRun(a.ns, b.ip, interval=0.05)
+            watch = subprocess.Popen([str(vswtest.BIN / "vswctl"), "--run-dir", str(env.run_dir),
+                                      "--json", "stats", "--watch", "--interval", "0.3"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                def rate_seen():
+                    line = watch.stdout.readline()
+                    if not line:
+                        raise AssertionError(f"vswctl stats --watch ended: {watch.stderr.read()}")
+                    doc = json.loads(line)
+                    return any(p["name"] == a.port and (p["rx_pps"] or 0) > 5
+                               for p in doc["ports"])
+                wait_until(rate_seen, 30, "a rx rate for the pinging port")
+            finally:
+                watch.send_signal(signal.SIGINT)
+                code = watch.wait(20)
+                ping.stop()
+            self.assertEqual(code, 0)
 
             # Without a dataplane the endpoint still answers, and says so.
             env.dp.stop()
