@@ -30,7 +30,7 @@ constexpr std::string_view kDefaultRunDir = "/run/vswitch";
 std::vector<const ObjectSpec*> objects() {
   return {&status_object(), &port_object(),      &xconnect_object(), &bridge_object(),
           &mac_object(),    &router_if_object(), &route_object(),    &neigh_object(),
-          &flow_object(),   &stats_object(),     &vm_object()};
+          &flow_object(),   &stats_object(),     &capture_object(),  &vm_object()};
 }
 
 struct GlobalOptions {

@@ -222,7 +222,8 @@ int main(int argc, char** argv) {
       }
     }
     auto counters = std::make_shared<vsw::dp::ManagementCounters>();
-    vsw::dp::RequestHandler handler(ports, bridges, router, *counters, eal.memory_mode,
+    vsw::dp::CaptureManager captures(io, *fwd, rcu);
+    vsw::dp::RequestHandler handler(ports, bridges, router, captures, *counters, eal.memory_mode,
                                     opt.workers);
     vsw::dp::Telemetry telemetry(io,
                                  [&](const vswitch::dp::Request& r) { return handler.handle(r); });

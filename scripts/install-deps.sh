@@ -65,6 +65,8 @@ packages=(
   iproute2 iputils-ping traceroute tcpdump netcat-openbsd iperf3 procps kmod curl openssl util-linux
   # guests and benchmark plots
   qemu-system-x86 cpio busybox-static gnuplot-nox
+  # capture files: tests read them back with tshark
+  tshark
 )
 
 missing=()
