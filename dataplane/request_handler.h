@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 
+#include "acl_manager.h"
 #include "bridge_manager.h"
 #include "dataplane.pb.h"
 #include "port_manager.h"
@@ -15,7 +16,7 @@ struct ManagementCounters;
 
 class RequestHandler {
  public:
-  RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router,
+  RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router, AclManager& acl,
                  const ManagementCounters& mgmt, std::string memory_mode, unsigned workers);
 
   vswitch::dp::Response handle(const vswitch::dp::Request& request);
@@ -30,12 +31,15 @@ class RequestHandler {
   Status mac_add(const vswitch::dp::MacAddRequest& req);
   // Router interfaces, routes, neighbors; false when `request` is none of those.
   bool handle_router(const vswitch::dp::Request& request, vswitch::dp::Response& response);
+  // ACL rule sets, connections, conntrack settings; false when `request` is none of those.
+  bool handle_acl(const vswitch::dp::Request& request, vswitch::dp::Response& response);
   Status bridge_del(const std::string& name);
   void add_l2_state(google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>* ports);
 
   PortManager& ports_;
   BridgeManager& bridges_;
   RouterManager& router_;
+  AclManager& acl_;
   const ManagementCounters& mgmt_;
   std::string memory_mode_;
   unsigned workers_;

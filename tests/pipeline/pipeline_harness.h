@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "acl_manager.h"
 #include "asio.h"
 #include "bridge_manager.h"
 #include "forwarding_state.h"
@@ -98,6 +99,8 @@ class Pipeline {
   std::unique_ptr<vsw::dp::PortManager> ports;
   std::unique_ptr<vsw::dp::BridgeManager> bridges;
   std::unique_ptr<vsw::dp::RouterManager> router;
+  // Small conntrack tables (1024 per worker); its timer never runs: call acl->tick().
+  std::unique_ptr<vsw::dp::AclManager> acl;
   std::vector<uint16_t> port_ids;
 };
 
