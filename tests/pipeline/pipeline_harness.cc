@@ -59,7 +59,7 @@ vsw::dp::RouterOptions small_router_options() {
   return o;
 }
 
-Pipeline::Pipeline(const vsw::dp::RouterOptions& router_options) {
+Pipeline::Pipeline(const vsw::dp::RouterOptions& router_options, uint32_t ct_capacity) {
   const size_t size = rte_rcu_qsbr_get_memsize(1);
   rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, size, RTE_CACHE_LINE_SIZE));
   rte_rcu_qsbr_init(rcu, 1);
@@ -86,7 +86,7 @@ Pipeline::Pipeline(const vsw::dp::RouterOptions& router_options) {
       [this](const std::string& name) { return bridges->bridge_id(name); });
   if (std::string err = router->init(); !err.empty()) throw std::runtime_error(err);
   vsw::dp::AclOptions acl_options;
-  acl_options.ct_capacity = 1024;
+  acl_options.ct_capacity = ct_capacity;
   acl = std::make_unique<vsw::dp::AclManager>(io, *fwd, rcu, 1, acl_options,
                                               [this](uint16_t id) { return ports->name_of(id); });
   if (std::string err = acl->init(); !err.empty()) throw std::runtime_error(err);
