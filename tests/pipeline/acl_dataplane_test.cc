@@ -292,6 +292,53 @@ TEST_F(AclPipeline, CrossConnectIsFiltered) {
   EXPECT_EQ(drops(x2, acl::AclVerdict::kDeny), 2u);
 }
 
+// Two more bridges joined by the router: A2 (r1, 10.1.0.10 on q1) and B2 (r2, 10.2.0.20 on
+// q2). The to-port ACL of q2 filters routed packets (rewritten MACs and TTL, same 5-tuple),
+// cached routed flows included, and the replies pass by their connection.
+TEST_F(AclPipeline, RoutedPathIsFiltered) {
+  const uint16_t q1 = pl->add_port("q1"), q2 = pl->add_port("q2");
+  for (auto [br, port, id] : {std::tuple{"br1", "q1", q1}, std::tuple{"br2", "q2", q2}}) {
+    vswitch::dp::BridgeConfig c;
+    c.set_name(br);
+    ASSERT_TRUE(pl->bridges->bridge_add(c).ok());
+    ASSERT_TRUE(pl->bridges->attach(br, port, id, 0).ok());
+  }
+  const Mac R1{{0x02, 0, 0, 0, 0x01, 0x01}}, R2{{0x02, 0, 0, 0, 0x02, 0x01}};
+  for (auto [name, br, m, ip] : {std::tuple{"r1", "br1", "02:00:00:00:01:01", "10.1.0.1/24"},
+                                 std::tuple{"r2", "br2", "02:00:00:00:02:01", "10.2.0.1/24"}}) {
+    vswitch::dp::RouterInterfaceConfig c;
+    c.set_name(name);
+    c.set_bridge(br);
+    c.set_mac(m);
+    c.add_addresses(ip);
+    ASSERT_TRUE(pl->router->rif_add(c).ok());
+  }
+  const Mac A2 = mac(0xa2), B2 = mac(0xb2);
+  pl->send_frame(q1, arp_request(A2, "10.1.0.10", "10.1.0.1"));
+  pl->send_frame(q2, arp_request(B2, "10.2.0.20", "10.2.0.1"));
+  pl->learn();
+  pl->router_step();
+  pl->drain_all();
+  ASSERT_TRUE(passes(q1, udp4(R1, A2, "10.1.0.10", "10.2.0.20", 1000, 54), q2));
+
+  AclRule dns = rule(1, 10, vswitch::dp::ACL_ACTION_PERMIT_STATEFUL);
+  dns.set_proto(17);
+  dns.set_dport("53");
+  ASSERT_TRUE(
+      set(q2, vswitch::dp::ACL_DIRECTION_TO_PORT, vswitch::dp::ACL_ACTION_DENY, {dns}).ok());
+  EXPECT_FALSE(passes(q1, udp4(R1, A2, "10.1.0.10", "10.2.0.20", 1000, 54), q2));  // was cached
+  EXPECT_TRUE(passes(q1, udp4(R1, A2, "10.1.0.10", "10.2.0.20", 1000, 53), q2));
+  EXPECT_TRUE(passes(q2, udp4(R2, B2, "10.2.0.20", "10.1.0.10", 53, 1000), q1));
+  EXPECT_TRUE(passes(q1, udp4(R1, A2, "10.1.0.10", "10.2.0.20", 1000, 53), q2));  // cached
+  EXPECT_EQ(drops(q2, acl::AclVerdict::kDeny), 1u);
+  // A from-port ACL on the sender's side drops before routing.
+  AclRule deny = rule(1, 1, vswitch::dp::ACL_ACTION_DENY);
+  ASSERT_TRUE(
+      set(q1, vswitch::dp::ACL_DIRECTION_FROM_PORT, vswitch::dp::ACL_ACTION_PERMIT, {deny}).ok());
+  EXPECT_FALSE(passes(q1, udp4(R1, A2, "10.1.0.10", "10.2.0.20", 1000, 53), q2));
+  EXPECT_EQ(drops(q1, acl::AclVerdict::kDeny), 1u);
+}
+
 TEST_F(AclPipeline, DeletingThePortDropsItsAclAndConnections) {
   const uint16_t x1 = pl->add_port("x1");
   ASSERT_TRUE(pl->bridges->attach("br0", "x1", x1, 0).ok());
