@@ -55,11 +55,11 @@ addr, port, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
 if kind == 'udp':
     s = socket.socket(fam, socket.SOCK_DGRAM)
-    s.settimeout(2)
+    s.settimeout(5)
     s.sendto(b'ping-udp', (addr, port))
     print(s.recvfrom(2048)[0].decode())
 else:
-    s = socket.create_connection((addr, port), timeout=3)
+    s = socket.create_connection((addr, port), timeout=5)
     s.sendall(b'hello-tcp')
     print(s.recv(2048).decode())
 """
@@ -164,7 +164,8 @@ class AclTest(vswtest.TestCase):
             self.assertEqual(vswtest.parse_ping(a.ns.ping(b.v4, count=1, deadline=3).stdout)[1], 0)
             dp.dpctl("acl", "set", "pb", "--dir", "to-port", "--default", "deny", *TO_B,
                      "--rule", "id=5,priority=10,action=permit-stateful,proto=icmp")
-            self.assertEqual(vswtest.parse_ping(a.ns.ping(b.v4, count=2).stdout), (2, 2))
+            # (A loaded machine may lose an echo to ping's timeout: one answer proves the rule.)
+            self.assertGreaterEqual(vswtest.parse_ping(a.ns.ping(b.v4, count=3).stdout)[1], 1)
 
             # --- UDP request/response through a stateful UDP rule (denied before it).
             b.serve(b.v4, 5353, "udp")
@@ -213,6 +214,17 @@ class AclTest(vswtest.TestCase):
             self.assertEqual((r.returncode, r.stdout.strip()), (0, "hello-tcp"), r.stderr)
             log_stats = json.dumps(dp.dpctl("ct", "stats")["conntrack_stats"])
             vswtest.log(f"conntrack after the flood: {log_stats}")
+
+            # The human listings (no --json) say the same.
+            def human(*args):
+                cmd = [str(vswtest.BIN / "vsw-dpctl"), "--run-dir", str(dp.run_dir), *args]
+                return vswtest.run(cmd, timeout=10).stdout
+            self.assertIn("pb to-port default deny", human("acl", "list"))
+            self.assertIn("action=permit-stateful,src=10.214.0.0/24,proto=tcp,dport=80",
+                          human("acl", "list", "pb"))
+            self.assertIn(f"{a.v4}:", human("conn", "list", "pb"))
+            self.assertIn("ct_limit", human("port", "list"))
+            self.assertIn("udp_unreplied=30", human("ct", "stats"))
 
 
 if __name__ == "__main__":
