@@ -136,6 +136,10 @@ class Controller {
   void program_xconnect_locked(const vswitch::state::XconnectSpec& x);
   // Sets the port's learn limit when the dataplane's (`live_limit`; nullopt: unknown) differs
   // from the spec. Only for a port the dataplane has; a refusal becomes the port's error.
+  // Sets the port's allowed MACs and addresses when the dataplane's (`live`; null: unknown)
+  // differ from the spec. Only for a port the dataplane has.
+  void program_port_security_locked(const vswitch::v1::PortSpec& spec,
+                                    const vswitch::dp::PortStatus* live);
   void program_port_limit_locked(const vswitch::v1::PortSpec& spec,
                                  std::optional<uint32_t> live_limit);
 

@@ -22,7 +22,8 @@
 
 namespace vsw::dp {
 
-struct CaptureTap;  // capture.h
+struct CaptureTap;    // capture.h
+struct PortSecurity;  // port_security.h
 
 inline constexpr uint16_t kNoPort = UINT16_MAX;
 inline constexpr unsigned kMaxPorts = RTE_MAX_ETHPORTS;
@@ -40,6 +41,8 @@ struct alignas(64) PortForwarding {
   rte_spinlock_t tx_lock[kMaxTxQueues];
   // A running `vswctl capture` of this port (capture.h); null almost always.
   std::atomic<CaptureTap*> capture{nullptr};
+  // The port's allowed sources (port security); null: none configured.
+  std::atomic<const PortSecurity*> security{nullptr};
   // The port's ACL (both directions); null when it has none, which costs the fast path one
   // load and one branch per burst. Published by AclManager; freed after a grace period.
   std::atomic<const acl::PortAcl*> acl{nullptr};
