@@ -392,7 +392,11 @@ class Vswitch(Switch):
         if self.mode == "xconnect":
             return None
         ws = self.vswctl("flow", "stats", json_out=True)["workers"]
-        listed = self.vswctl("flow", "list", "--max", "1000000", json_out=True)
+        # Ask for no more than the caches hold: the dataplane's management thread allocates
+        # and zeroes room for --max entries (128 bytes each) per call, and with --max 1000000
+        # (128 MB) a loaded machine kept it busy past controld's timeout (UNAVAILABLE).
+        capacity = sum(int(w.get("capacity", 8192)) for w in ws)
+        listed = self.vswctl("flow", "list", "--max", str(max(1, capacity)), json_out=True)
         entries = len(listed.get("flows", listed.get("entries", [])))
         return (sum(int(w["hits"]) for w in ws), sum(int(w["misses"]) for w in ws),
                 sum(int(w["inserts"]) for w in ws), entries)
