@@ -441,7 +441,18 @@ def start_guest(run, guest, switch, flows, size, prime, use_huge):
                      "the guest's next stats line", p)
             return read_total(), time.monotonic()
 
-        wait_for(lambda: read_total() > 0, 60, "traffic through the loop", p)
+        def flowing():
+            if read_total() > 0:
+                return True
+            # L3 mode: packets arriving but none of them routed right (stats ... DROP BAD).
+            last = re.findall(r"^stats \S+ 0 0 \d+ \d+ \d+ (\d+)", p.text(), re.M)
+            if last and int(last[-1]) > 0:
+                raise RuntimeError(f"vsw-loopgen receives only packets not routed right "
+                                   f"(bad {last[-1]}: wrong TTL or addresses); log "
+                                   f"{p.log_path}")
+            return False
+
+        wait_for(flowing, 60, "traffic through the loop", p)
         return p, fresh_total
     # dpdk-testpmd io as the guest: primed with `start tx_first`, counters read on demand.
     eal[1] = f"0@{GUEST_CPU},1@{GUEST_CPU}"
