@@ -279,7 +279,7 @@ class TestpmdIo(Switch):
                  p)
 
 
-CT_CAPACITY = 262144
+CT_CAPACITY = 262144  # 2 connections per flow (one per port's ACL) at 100k flows, and room
 
 
 def dataplane_has_option(option):
@@ -354,7 +354,7 @@ class Vswitch(Switch):
     def add_acl(self):
         """A stateful ACL on both ports: towards each guest, UDP from the other guest's subnet
         is permit-stateful and everything else denied, so every packet is classified and
-        tracked (one connection per flow: port 1's flow i is the reply of port 0's)."""
+        tracked (each port's ACL its own connection per flow: 2 per flow)."""
         for i, port in enumerate(("a", "b")):
             peer_subnet = GUEST_IPS[1 - i].split("/")
             net = ".".join(peer_subnet[0].split(".")[:3]) + ".0/" + peer_subnet[1]
@@ -736,7 +736,7 @@ def main():
                         if kind in ("vswitch-routed-acl", "ovs-routed-ct"):
                             r["connections"] = sw.connections()
                         runs.setdefault((kind, guest, flows, size), []).append(r)
-                        print(f"  [{done}/{total}] {kind:16s} {guest:8s} {flows:6d} fl "
+                        print(f"  [{done}/{total}] {kind:18s} {guest:8s} {flows:6d} fl "
                               f"{size:4d} B {fmt_run(r)}", flush=True)
                 finally:
                     sw.stop()
@@ -804,7 +804,7 @@ def summarize(runs, systems):
 
 
 def print_table(rows):
-    print(f"\n{'system':16s} {'guest':8s} {'flows':>6s} {'bytes':>5s} {'Mpps':>7s} "
+    print(f"\n{'system':18s} {'guest':8s} {'flows':>6s} {'bytes':>5s} {'Mpps':>7s} "
           f"{'min-max':>13s} {'Gbit/s':>6s} {'/testpmd':>8s} {'/OVS':>5s} {'cyc/pkt':>7s} "
           f"{'miss%':>5s} {'other CPU':>9s} {'quiet Mpps (runs)':>17s}")
     for r in rows:
@@ -813,7 +813,7 @@ def print_table(rows):
         cpp = f"{r['busy_cycles_per_packet']:7.1f}" if r["busy_cycles_per_packet"] else f"{'-':>7s}"
         miss = (f"{r['flow_cache_miss_pct_median']:5.1f}" if "flow_cache_miss_pct_median" in r
                 else f"{'-':>5s}")
-        print(f"{r['system']:16s} {r['guest']:8s} {r['flows']:6d} {r['frame_bytes']:5d} "
+        print(f"{r['system']:18s} {r['guest']:8s} {r['flows']:6d} {r['frame_bytes']:5d} "
               f"{r['median_mpps']:7.3f} {r['min_mpps']:6.3f}-{r['max_mpps']:<6.3f} "
               f"{r['median_gbps']:6.2f} {ratio} {ovs} {cpp} {miss} "
               f"{r['other_cpu_pct_median']:8.0f}% "
