@@ -91,6 +91,13 @@ class ApiService final : public vswitch::v1::Vswitch::Service {
   grpc::Status GetVmConsole(grpc::ServerContext*, const vswitch::v1::GetVmConsoleRequest* req,
                             vswitch::v1::VmConsole* out) override;
 
+  grpc::Status StartCapture(grpc::ServerContext*, const vswitch::v1::StartCaptureRequest* req,
+                            vswitch::v1::Capture* out) override;
+  grpc::Status StopCapture(grpc::ServerContext*, const vswitch::v1::StopCaptureRequest* req,
+                           vswitch::v1::Capture* out) override;
+  grpc::Status ListCaptures(grpc::ServerContext*, const vswitch::v1::ListCapturesRequest*,
+                            vswitch::v1::ListCapturesResponse* out) override;
+
  private:
   Controller& controller_;
 };
