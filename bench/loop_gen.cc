@@ -5,6 +5,7 @@
 //
 //   vsw-loopgen [EAL options with exactly two ports] -- [--flows N] [--size BYTES]
 //               [--prime PACKETS] [--mac0 MAC --mac1 MAC]
+//               [--ip0 ADDR/LEN --gw0 ADDR --ip1 ADDR/LEN --gw1 ADDR]
 //
 // Port 0 and port 1 (two net_virtio_user vdevs, say) face the switch. Each is primed with
 // PACKETS UDP/IPv4 frames of BYTES bytes (FCS excluded) from its own MAC to the other's; a
@@ -14,9 +15,20 @@
 // (10.X.Y.Z from 10.0.0.1 up) and UDP source port become those of the port's next flow,
 // cycling through N; the IPv4 checksum is updated incrementally (RFC 1624).
 //
+// With --ip0/--gw0/--ip1/--gw1 (L3 mode, loop_gen_l3.h) each port is a host on its own
+// subnet behind a router: it resolves its gateway with ARP before priming (and fails after
+// 10 s without an answer), answers ARP for its address, and sends UDP from its address to the
+// other port's via its gateway's MAC. A packet received on one port leaves by the other with
+// that port's MACs and the TTL restored; flows vary the UDP ports only. Received packets must
+// show the router's TTL decrement; anything else is counted as bad.
+//
 // Output (stdout, line-buffered): "ready" once primed, then once a second
 // "stats SECONDS RX0 RX1 TX0 TX1 DROP", cumulative packet counts; DROP counts packets the
-// switch side did not take (the loop loses them). SIGINT/SIGTERM end it cleanly.
+// switch side did not take (the loop loses them). In L3 mode the line goes on with
+// "BAD ARP": packets received that were not the loop's (wrong TTL, addresses or protocol;
+// not counted in RX) and ARP requests answered; RX counts loop packets only. At exit a
+// line "l3 bad_ttl N bad_addr N other N arp_answered N arp_ignored N" (L3 mode).
+// SIGINT/SIGTERM end it cleanly.
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -34,11 +46,17 @@
 #include <cstring>
 #include <string>
 
+#include "loop_gen_l3.h"
+
 namespace {
+
+using vsw::loopgen::L3Config;
+using vsw::loopgen::L3Counters;
 
 constexpr uint16_t kBurst = 32;
 constexpr uint16_t kRingSize = 1024;
 constexpr uint32_t kPoolSize = 16383;
+constexpr uint32_t kArpTimeoutMs = 10000;
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) {
@@ -50,6 +68,7 @@ struct Options {
   uint32_t size = 64;
   uint32_t prime = 256;
   rte_ether_addr mac[2] = {{{0x02, 0, 0, 0, 0, 0x0a}}, {{0x02, 0, 0, 0, 0, 0x0b}}};
+  L3Config l3;
 };
 
 bool parse_mac(const char* s, rte_ether_addr* out) {
@@ -71,10 +90,25 @@ bool parse_options(int argc, char** argv, Options* o) {
       if (!parse_mac(v, &o->mac[0])) return false;
     } else if (a == "--mac1") {
       if (!parse_mac(v, &o->mac[1])) return false;
+    } else if (a == "--ip0" || a == "--ip1") {
+      const int p = a[4] - '0';
+      if (!vsw::loopgen::parse_ipv4(v, &o->l3.ip[p], &o->l3.prefix_len[p])) return false;
+      o->l3.enabled = true;
+    } else if (a == "--gw0" || a == "--gw1") {
+      if (!vsw::loopgen::parse_ipv4(v, &o->l3.gw[a[4] - '0'], nullptr)) return false;
+      o->l3.enabled = true;
     } else {
       return false;
     }
     ++i;
+  }
+  if (o->l3.enabled) {
+    if (const char* why = vsw::loopgen::check_config(o->l3)) {
+      std::fprintf(stderr, "vsw-loopgen: %s\n", why);
+      return false;
+    }
+    o->l3.mac[0] = o->mac[0];
+    o->l3.mac[1] = o->mac[1];
   }
   constexpr uint32_t kMinSize = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_udp_hdr);
   return o->flows >= 1 && o->flows <= (1u << 24) && o->size >= kMinSize && o->size <= 1518 &&
@@ -159,7 +193,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: vsw-loopgen [EAL options, two ports] -- [--flows N (1..2^24)] "
                  "[--size BYTES (46..1518)] [--prime PACKETS (1..4096)] [--mac0 MAC] "
-                 "[--mac1 MAC]\n");
+                 "[--mac1 MAC] [--ip0 ADDR/LEN --gw0 ADDR --ip1 ADDR/LEN --gw1 ADDR]\n");
     rte_eal_cleanup();
     return 2;
   }
@@ -188,6 +222,16 @@ int main(int argc, char** argv) {
       rte_delay_ms(10);
     }
   }
+  L3Config& l3 = o.l3;
+  L3Counters l3c;
+  if (l3.enabled && !g_stop && !vsw::loopgen::resolve_gateways(&l3, pool, kArpTimeoutMs, &g_stop)) {
+    if (!g_stop) {
+      std::fprintf(stderr, "vsw-loopgen: no ARP reply from gateway(s) within %u ms\n",
+                   kArpTimeoutMs);
+    }
+    g_stop = 1;
+    rc = 1;
+  }
   FlowCycle cycle[2];
   uint64_t rx[2] = {0, 0}, tx[2] = {0, 0}, drop = 0;
   // Prime: each port sends `prime` packets, flows 0.. in turn, retrying until taken.
@@ -200,7 +244,12 @@ int main(int argc, char** argv) {
         g_stop = 1;
         break;
       }
-      set_flow(m, cycle[p].next);
+      if (l3.enabled) {
+        vsw::loopgen::init_packet(l3, p, m);
+        vsw::loopgen::set_flow(m, p, cycle[p].next);
+      } else {
+        set_flow(m, cycle[p].next);
+      }
       if (++cycle[p].next == o.flows) cycle[p].next = 0;
       while (!g_stop && rte_eth_tx_burst(p, 0, &m, 1) == 0) {
       }
@@ -208,7 +257,7 @@ int main(int argc, char** argv) {
       ++i;
     }
   }
-  std::printf("ready\n");
+  if (!g_stop) std::printf("ready\n");
   const uint64_t hz = rte_get_tsc_hz();
   const uint64_t start = rte_rdtsc();
   uint64_t next_report = start + hz;
@@ -217,11 +266,22 @@ int main(int argc, char** argv) {
     for (uint16_t p = 0; p < 2; ++p) {
       uint16_t n = rte_eth_rx_burst(p, 0, bufs, kBurst);
       if (n == 0) continue;
-      rx[p] += n;
       uint16_t out = 1 - p;
       FlowCycle& c = cycle[out];
-      if (c.flows > 1) {
+      if (l3.enabled) {
+        n = vsw::loopgen::classify_rx(l3, p, bufs, n, &l3c);
+        rx[p] += n;
         for (uint16_t i = 0; i < n; ++i) {
+          vsw::loopgen::rewrite_for(l3, out, bufs[i]);
+          if (c.flows > 1) {
+            vsw::loopgen::set_flow(bufs[i], out, c.next);
+            if (++c.next == c.flows) c.next = 0;
+          }
+        }
+        if (n == 0) continue;
+      } else {
+        rx[p] += n;
+        for (uint16_t i = 0; c.flows > 1 && i < n; ++i) {
           set_flow(bufs[i], c.next);
           if (++c.next == c.flows) c.next = 0;
         }
@@ -236,9 +296,15 @@ int main(int argc, char** argv) {
     uint64_t now = rte_rdtsc();
     if (now >= next_report) {
       next_report += hz;
-      std::printf("stats %.3f %lu %lu %lu %lu %lu\n", static_cast<double>(now - start) / hz, rx[0],
+      std::printf("stats %.3f %lu %lu %lu %lu %lu", static_cast<double>(now - start) / hz, rx[0],
                   rx[1], tx[0], tx[1], drop);
+      if (l3.enabled) std::printf(" %lu %lu", l3c.bad(), l3c.arp_answered);
+      std::printf("\n");
     }
+  }
+  if (l3.enabled) {
+    std::printf("l3 bad_ttl %lu bad_addr %lu other %lu arp_answered %lu arp_ignored %lu\n",
+                l3c.bad_ttl, l3c.bad_addr, l3c.other, l3c.arp_answered, l3c.arp_ignored);
   }
   for (uint16_t p = 0; p < 2; ++p) {
     rte_eth_dev_stop(p);
@@ -246,5 +312,5 @@ int main(int argc, char** argv) {
   }
   rte_mempool_free(pool);
   rte_eal_cleanup();
-  return 0;
+  return rc;
 }

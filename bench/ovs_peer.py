@@ -9,8 +9,14 @@ database) in one run directory inside the benchmark's work directory, with its o
 
 Topology, as for vsw-dataplane: one netdev bridge with two dpdkvhostuserclient ports; the
 guest's virtio_user ports are the vhost-user servers (server=1). Modes:
-  xconnect: in_port=1,actions=output:2 and in_port=2,actions=output:1
-  normal:   one flow, actions=NORMAL (MAC learning)
+  xconnect:  in_port=1,actions=output:2 and in_port=2,actions=output:1
+  normal:    one flow, actions=NORMAL (MAC learning)
+  routed:    the router of vswitch-routed in OpenFlow (see routing_flows): ARP requests for
+             the router addresses answered by flows, then per direction "IPv4 to the router
+             MAC and the other subnet: set source MAC to the router's, destination MAC to the
+             host's (static: OVS has no neighbor resolution of its own), dec_ttl, output"
+  routed-ct: the same for UDP through conntrack, as vswitch-routed-acl: ct(table=1), then
+             +new is committed and routed, +est routed, everything else dropped
 Pinning as for vsw-dataplane: the PMD thread on CPU 1 (pmd-cpu-mask), the main lcore on
 CPU 0 (dpdk-lcore-mask), ovsdb-server on CPU 0.
 """
@@ -49,14 +55,55 @@ def wait_for(pred, timeout, what, proc):
     raise RuntimeError(f"timed out waiting for {what}")
 
 
+def _hex(text, sep):
+    return "0x" + "".join(f"{int(x, 16 if sep == ':' else 10):02x}" for x in text.split(sep))
+
+
+def _subnet(cidr):
+    addr, plen = cidr.split("/")
+    n = int(_hex(addr, "."), 16) & (~0 << (32 - int(plen))) & 0xffffffff
+    return ".".join(str(n >> s & 255) for s in (24, 16, 8, 0)) + "/" + plen
+
+
+def routing_flows(routing, stateful):
+    """The OpenFlow rules of the routed modes. `routing`: guest_macs, guest_ips (ADDR/LEN),
+    router_ips, router_macs, per port (OpenFlow port i + 1 is the guest's port i)."""
+    gmac, gip = routing["guest_macs"], routing["guest_ips"]
+    rip, rmac = routing["router_ips"], routing["router_macs"]
+    flows = []
+    for i in range(2):
+        # ARP responder: the request becomes the reply, back out of the port it came in.
+        flows.append(
+            f"table=0,priority=100,arp,in_port={i + 1},arp_op=1,arp_tpa={rip[i]},actions="
+            "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+            f"mod_dl_src:{rmac[i]},load:0x2->NXM_OF_ARP_OP[],"
+            "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+            f"load:{_hex(rmac[i], ':')}->NXM_NX_ARP_SHA[],"
+            f"load:{_hex(rip[i], '.')}->NXM_OF_ARP_SPA[],in_port")
+    for i in range(2):
+        o = 1 - i  # from guest port i to guest port o
+        match = (f"dl_dst={rmac[i]},nw_src={_subnet(gip[i])},nw_dst={_subnet(gip[o])}")
+        route = f"mod_dl_src:{rmac[o]},mod_dl_dst:{gmac[o]},dec_ttl,output:{o + 1}"
+        if not stateful:
+            flows.append(f"table=0,priority=50,ip,{match},actions={route}")
+            continue
+        flows.append(f"table=0,priority=50,udp,{match},actions=ct(table=1)")
+        flows.append(f"table=1,priority=50,ct_state=+trk+new,udp,{match},"
+                     f"actions=ct(commit),{route}")
+        flows.append(f"table=1,priority=50,ct_state=+trk+est,udp,{match},actions={route}")
+    return flows
+
+
 class OvsSwitch:
     guest_server = True  # OVS's ports are vhost-user clients
 
-    def __init__(self, run, use_huge, mode):
+    def __init__(self, run, use_huge, mode, routing=None):
         self.run = run
         self.use_huge = use_huge
         self.mode = mode
         self.kind = "ovs-" + mode
+        self.routed = mode.startswith("routed")
+        self.routing = routing
         self.procs = []
         self.dir = os.path.join(run.workdir, run.next_name("ovs"))
         os.makedirs(self.dir)
@@ -130,8 +177,11 @@ class OvsSwitch:
         if self.mode == "xconnect":
             self.call("ovs-ofctl", "add-flow", "br0", "in_port=1,actions=output:2")
             self.call("ovs-ofctl", "add-flow", "br0", "in_port=2,actions=output:1")
-        else:
+        elif self.mode == "normal":
             self.call("ovs-ofctl", "add-flow", "br0", "actions=NORMAL")
+        else:
+            for flow in routing_flows(self.routing, self.mode == "routed-ct"):
+                self.call("ovs-ofctl", "add-flow", "br0", flow)
 
     def links_up(self):
         out = self.vsctl("--columns=name,link_state", "list", "Interface")
@@ -152,3 +202,10 @@ class OvsSwitch:
 
     def flow_cache(self):
         return None
+
+    def connections(self):
+        """Userspace conntrack's connection count (routed-ct), or None."""
+        try:
+            return int(self.appctl("dpctl/ct-get-nconns").strip())
+        except (RuntimeError, ValueError):
+            return None

@@ -15,8 +15,19 @@ Switches ("systems"):
   testpmd-io         dpdk-testpmd --forward-mode=io on two net_vhost ports: the ceiling
   vswitch-xconnect   vsw-dataplane, the two ports cross-connected
   vswitch-bridge     vsw-dataplane, the two ports on one bridge (learning, flow cache)
+  vswitch-routed     vsw-dataplane, each port on its own bridge with a router interface:
+                     the guest's packets cross L2 -> L3 (IPv4 FIB, neighbor, TTL) -> L2
+  vswitch-routed-acl the same plus a stateful ACL on both ports (every packet tracked),
+                     when vswctl and the dataplane have the ACL
   ovs-xconnect       (PEERS=ovs) OVS-DPDK, in_port=1,actions=output:2 and back
   ovs-normal         (PEERS=ovs) OVS-DPDK, one bridge with actions=NORMAL
+  ovs-routed         (PEERS=ovs) OVS-DPDK, OpenFlow routing: ARP answered by flows, match
+                     router MAC + destination subnet, set MACs, dec_ttl, output
+  ovs-routed-ct      (PEERS=ovs) the same through ct(): new UDP connections committed,
+                     established ones pass, everything else dropped
+The routed systems' guest is vsw-loopgen in its L3 mode (a host on each side, resolving its
+gateway with ARP and answering the router's ARP); the testpmd guest does not apply to them
+(it answers no ARP and sends no routable packets).
 vsw-dataplane runs with vsw-controld and is configured through vswctl.
 
 Pinning: the switch's poll loop owns CPU 1 (its management threads sleep on CPU 0); the
@@ -49,6 +60,13 @@ import ovs_peer  # noqa: E402  (bench/ovs_peer.py)
 BIN = os.environ.get("VSW_BIN", os.path.join(HERE, "..", "build", "bin"))
 TESTPMD = "dpdk-testpmd"
 GUEST_MACS = ("02:00:00:00:00:0a", "02:00:00:00:00:0b")
+# The routed topology: guest port i is host GUEST_IPS[i] on subnet i, behind the router's
+# address ROUTER_IPS[i] (router interface r<i> on bridge br<i>, with ROUTER_MACS[i]).
+GUEST_IPS = ("10.0.0.2/24", "10.1.0.2/24")
+ROUTER_IPS = ("10.0.0.1", "10.1.0.1")
+ROUTER_MACS = ("02:00:00:00:01:00", "02:00:00:00:01:01")
+ROUTED_LOOPGEN_ARGS = ["--ip0", GUEST_IPS[0], "--gw0", ROUTER_IPS[0],
+                       "--ip1", GUEST_IPS[1], "--gw1", ROUTER_IPS[1]]
 SWITCH_CPU, GUEST_CPU = 1, 0
 # The guest's virtqueues (net_virtio_user's default is 256): larger than all packets primed
 # into the loop (2 x --prime), so no ring can overflow and the loop keeps its packets even
@@ -218,6 +236,7 @@ class Run:
 class Switch:
     kind = ""
     guest_server = False  # True: the guest's virtio_user ports listen (server=1)
+    routed = False  # True: the guest is vsw-loopgen in L3 mode (ROUTED_LOOPGEN_ARGS)
 
     def __init__(self, run, use_huge):
         self.run = run
@@ -260,6 +279,19 @@ class TestpmdIo(Switch):
                  p)
 
 
+CT_CAPACITY = 262144  # 2 connections per flow (one per port's ACL) at 100k flows, and room
+
+
+def dataplane_has_option(option):
+    """Whether vsw-dataplane knows `option` (its usage text is in the binary; running it
+    for --help would start EAL)."""
+    try:
+        with open(os.path.join(BIN, "vsw-dataplane"), "rb") as f:
+            return option.encode() + b" " in f.read()
+    except OSError:
+        return False
+
+
 class Vswitch(Switch):
     """vsw-dataplane + vsw-controld, configured through vswctl."""
 
@@ -267,6 +299,7 @@ class Vswitch(Switch):
         super().__init__(run, use_huge)
         self.mode = mode
         self.kind = "vswitch-" + mode
+        self.routed = mode.startswith("routed")
         self.vswctl_argv = [os.path.join(BIN, "vswctl"), "--run-dir", self.dir]
 
     def vswctl(self, *args, json_out=False):
@@ -278,8 +311,12 @@ class Vswitch(Switch):
 
     def start(self):
         name = os.path.basename(self.dir)
+        opts = ["--run-dir", self.dir]
+        if self.mode == "routed-acl" and dataplane_has_option("--ct-capacity"):
+            # One connection per flow and 100k flows: more than the default table holds.
+            opts += ["--ct-capacity", str(CT_CAPACITY)]
         dp = self.run.start("vsw-dataplane", [os.path.join(BIN, "vsw-dataplane")] +
-                            self.eal("s") + ["--", "--run-dir", self.dir], name + "-dp.log")
+                            self.eal("s") + ["--"] + opts, name + "-dp.log")
         self.procs.append(dp)
         wait_for(lambda: "ready:" in dp.text(), 60, "vsw-dataplane's ready line", dp)
         ctl = self.run.start("vsw-controld", ["taskset", "-c", str(GUEST_CPU),
@@ -298,11 +335,45 @@ class Vswitch(Switch):
             self.vswctl("port", "add", port, "--type", "vhost-user")
         if self.mode == "xconnect":
             self.vswctl("xconnect", "add", "a", "b")
-        else:
+        elif self.mode == "bridge":
             self.vswctl("bridge", "add", "br")
             for port in ("a", "b"):
                 self.vswctl("bridge", "attach", "br", port)
+        else:
+            # Each port on its own bridge with a router interface: L2 -> L3 -> L2.
+            for i, port in enumerate(("a", "b")):
+                self.vswctl("bridge", "add", f"br{i}")
+                self.vswctl("bridge", "attach", f"br{i}", port)
+                prefix_len = GUEST_IPS[i].split("/")[1]
+                self.vswctl("router-if", "add", f"r{i}", "--bridge", f"br{i}", "--ip",
+                            f"{ROUTER_IPS[i]}/{prefix_len}", "--mac", ROUTER_MACS[i])
+            if self.mode == "routed-acl":
+                self.add_acl()
         wait_for(lambda: all(os.path.exists(s) for s in self.socks), 60, "vhost-user sockets", dp)
+
+    def add_acl(self):
+        """A stateful ACL on both ports: towards each guest, UDP from the other guest's subnet
+        is permit-stateful and everything else denied, so every packet is classified and
+        tracked (each port's ACL its own connection per flow: 2 per flow)."""
+        for i, port in enumerate(("a", "b")):
+            peer_subnet = GUEST_IPS[1 - i].split("/")
+            net = ".".join(peer_subnet[0].split(".")[:3]) + ".0/" + peer_subnet[1]
+            for args in (["add", port, "--dir", "to-port", "--priority", "10", "--action",
+                          "permit-stateful", "--proto", "udp", "--src", net],
+                         ["default", port, "--dir", "to-port", "deny"]):
+                r = subprocess.run(self.vswctl_argv + ["acl"] + args, capture_output=True,
+                                   text=True, timeout=60)
+                # controld stores a rule the dataplane refuses and says so on stderr.
+                if r.returncode != 0 or "not in the dataplane" in r.stderr:
+                    raise RuntimeError(f"vswctl acl {' '.join(args)}: {r.stderr.strip()}")
+
+    def connections(self):
+        """Tracked connections (vswctl conn list's total), or None when that fails."""
+        try:
+            doc = self.vswctl("conn", "list", "--max", "1", json_out=True)
+        except (RuntimeError, ValueError):
+            return None
+        return int(doc.get("total", len(doc.get("connections", []))))
 
     def stop(self):
         # controld first: it would otherwise reconnect and replay to a dataplane going away.
@@ -317,11 +388,15 @@ class Vswitch(Switch):
 
     def flow_cache(self):
         """(hits, misses, inserts, cached entries) over all workers; None for the
-        cross-connect, which does not use the flow cache."""
+        cross-connect, which does not use the flow cache (the bridge and routed systems do)."""
         if self.mode == "xconnect":
             return None
         ws = self.vswctl("flow", "stats", json_out=True)["workers"]
-        listed = self.vswctl("flow", "list", "--max", "1000000", json_out=True)
+        # Ask for no more than the caches hold: the dataplane's management thread allocates
+        # and zeroes room for --max entries (128 bytes each) per call, and with --max 1000000
+        # (128 MB) a loaded machine kept it busy past controld's timeout (UNAVAILABLE).
+        capacity = sum(int(w.get("capacity", 8192)) for w in ws)
+        listed = self.vswctl("flow", "list", "--max", str(max(1, capacity)), json_out=True)
         entries = len(listed.get("flows", listed.get("entries", [])))
         return (sum(int(w["hits"]) for w in ws), sum(int(w["misses"]) for w in ws),
                 sum(int(w["inserts"]) for w in ws), entries)
@@ -334,6 +409,7 @@ class Vswitch(Switch):
 def start_guest(run, guest, switch, flows, size, prime, use_huge):
     """Starts the guest on the switch's sockets and waits until traffic circulates. Returns
     (proc, read_total) where read_total() gives the guest's cumulative received packets."""
+    assert guest == "loopgen" or not switch.routed, "the testpmd guest cannot be routed"
     server = ",server=1" if switch.guest_server else ""
     vdevs = []
     for i in range(2):
@@ -350,7 +426,8 @@ def start_guest(run, guest, switch, flows, size, prime, use_huge):
     if guest == "loopgen":
         p = run.start("vsw-loopgen", [os.path.join(BIN, "vsw-loopgen")] + eal +
                       ["--", "--flows", str(flows), "--size", str(size), "--prime", str(prime),
-                       "--mac0", GUEST_MACS[0], "--mac1", GUEST_MACS[1]], "guest.log",
+                       "--mac0", GUEST_MACS[0], "--mac1", GUEST_MACS[1]] +
+                      (ROUTED_LOOPGEN_ARGS if switch.routed else []), "guest.log",
                       stop_signal=signal.SIGINT)
 
         def read_total():
@@ -364,7 +441,18 @@ def start_guest(run, guest, switch, flows, size, prime, use_huge):
                      "the guest's next stats line", p)
             return read_total(), time.monotonic()
 
-        wait_for(lambda: read_total() > 0, 60, "traffic through the loop", p)
+        def flowing():
+            if read_total() > 0:
+                return True
+            # L3 mode: packets arriving but none of them routed right (stats ... DROP BAD).
+            last = re.findall(r"^stats \S+ 0 0 \d+ \d+ \d+ (\d+)", p.text(), re.M)
+            if last and int(last[-1]) > 0:
+                raise RuntimeError(f"vsw-loopgen receives only packets not routed right "
+                                   f"(bad {last[-1]}: wrong TTL or addresses); log "
+                                   f"{p.log_path}")
+            return False
+
+        wait_for(flowing, 60, "traffic through the loop", p)
         return p, fresh_total
     # dpdk-testpmd io as the guest: primed with `start tx_first`, counters read on demand.
     eal[1] = f"0@{GUEST_CPU},1@{GUEST_CPU}"
@@ -476,8 +564,29 @@ def measure(switch, guest_proc, fresh_total, seconds, warmup, f_start):
 
 # ---------------------------------------------------------------------------------------------
 
-NOT_AVAILABLE = {"ipv4-routed": "the router exists, but the loop guests do not answer ARP yet",
-                 "ipv4-routed-acl": "the ACL is not in the forwarding path yet"}
+def acl_unavailable():
+    """Why vswitch-routed-acl cannot run (None when it can, as far as vswctl tells: the
+    dataplane's side shows when the rules are added, see Vswitch.add_acl)."""
+    # Without a controld to talk to: a vswctl without the ACL refuses the object itself
+    # ("unknown object 'acl'"), one with it fails to connect.
+    r = subprocess.run([os.path.join(BIN, "vswctl"), "--run-dir", "/nonexistent", "acl",
+                        "list"], capture_output=True, text=True, timeout=30)
+    if "unknown object" in r.stderr:
+        return "vswctl has no acl command yet"
+    return None
+
+
+def applies(kind, case, args):
+    """Whether system `kind` runs case (guest, flows, size). The testpmd guest answers no ARP
+    and sends no routable packets, so the routed systems skip it. To keep `make bench` within
+    10 minutes, frames other than 64 bytes run with --big-flows only (1,000: at 1518 bytes
+    the copy dominates and the flow count changed little, see bench/README.md)."""
+    guest, flows, size = case
+    if "routed" in kind and guest == "testpmd":
+        return False
+    if size != 64 and args.big_flows:
+        return str(flows) in args.big_flows.split(",")
+    return True
 
 
 def make_switch(kind, run, use_huge):
@@ -485,7 +594,11 @@ def make_switch(kind, run, use_huge):
         return TestpmdIo(run, use_huge)
     if kind.startswith("vswitch-"):
         return Vswitch(run, use_huge, kind[len("vswitch-"):])
-    return ovs_peer.OvsSwitch(run, use_huge, kind[len("ovs-"):])
+    return ovs_peer.OvsSwitch(run, use_huge, kind[len("ovs-"):], routing=OVS_ROUTING)
+
+
+OVS_ROUTING = {"guest_macs": GUEST_MACS, "guest_ips": GUEST_IPS, "router_ips": ROUTER_IPS,
+               "router_macs": ROUTER_MACS}
 
 
 def fmt_run(r):
@@ -498,6 +611,10 @@ def fmt_run(r):
               f"{fc['miss_pct']:5.1f}% miss")
     if r.get("guest_tx_drops"):
         s += f"  guest tx drops {r['guest_tx_drops']}"
+    if r.get("guest_bad"):
+        s += f"  GUEST BAD {r['guest_bad']} (not routed right: {r.get('guest_l3', '')})"
+    if "connections" in r:
+        s += f"  conns {r['connections']}"
     s += (f"  other CPU {r['other_cpu_pct']:4.0f}%  steal {r['steal_pct']:3.0f}%"
           f"  load {r['load_avg']:.1f}")
     return s
@@ -505,8 +622,8 @@ def fmt_run(r):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=int, default=4, help="one-second samples per run")
-    ap.add_argument("--warmup", type=float, default=1.0, help="seconds before sampling")
+    ap.add_argument("--seconds", type=int, default=3, help="one-second samples per run")
+    ap.add_argument("--warmup", type=float, default=0.5, help="seconds before sampling")
     ap.add_argument("--reps", type=int, default=3, help="runs per case (systems alternate)")
     ap.add_argument("--flows", default="1,1000,100000", help="flow counts, comma-separated")
     ap.add_argument("--sizes", default="64,1518", help="frame lengths, comma-separated")
@@ -522,6 +639,9 @@ def main():
     ap.add_argument("--huge", action="store_true",
                     help="run switch and guest on hugepages (reserve and mount them first); "
                          "default --no-huge")
+    ap.add_argument("--big-flows", default="1000",
+                    help="flow counts run at frame sizes other than 64 bytes (comma-separated; "
+                         "empty: all of --flows)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke check: 1 rep of 1 s per case, flows 1 and 100000, 64 bytes")
     args = ap.parse_args()
@@ -533,41 +653,63 @@ def main():
     os.sched_setaffinity(0, {GUEST_CPU})
     started = time.monotonic()
     peers = [p for p in args.peers.split(",") if p]
-    systems = ["testpmd-io", "vswitch-xconnect", "vswitch-bridge"]
-    unavailable = dict(NOT_AVAILABLE)
+    systems = ["testpmd-io", "vswitch-xconnect", "vswitch-bridge", "vswitch-routed",
+               "vswitch-routed-acl"]
+    unavailable = {}
     remove_stale()
     run = Run()
     try:
+        why = acl_unavailable()
+        if why:
+            unavailable["vswitch-routed-acl"] = why
+            systems.remove("vswitch-routed-acl")
         if "ovs" in peers:
             why = ovs_peer.prepare(run)
             if why:
                 unavailable["ovs"] = why
                 print(f"OVS: not available: {why}")
             else:
-                systems += ["ovs-xconnect", "ovs-normal"]
+                systems += ["ovs-xconnect", "ovs-normal", "ovs-routed", "ovs-routed-ct"]
         if args.systems:
             systems = [s for s in systems if s in args.systems.split(",")]
         cases = [("loopgen", int(f), int(z)) for z in args.sizes.split(",")
                  for f in args.flows.split(",")]
         if not args.no_testpmd_guest and (1, 64) in [(f, z) for _, f, z in cases]:
             cases.insert(0, ("testpmd", 1, 64))
-        total = len(cases) * len(systems) * args.reps
-        print(f"vhost-user port to port: {len(systems)} systems x {len(cases)} cases "
-              f"(guest, flows, frame bytes) x {args.reps} reps, {args.seconds} s each, memory: "
-              f"{'hugepages' if args.huge else 'no-huge'}")
+        total = sum(applies(k, c, args) for k in systems for c in cases) * args.reps
+        print(f"vhost-user port to port: {len(systems)} systems x up to {len(cases)} cases "
+              f"(guest, flows, frame bytes) x {args.reps} reps = {total} runs, {args.seconds} s "
+              f"each, memory: {'hugepages' if args.huge else 'no-huge'}")
         print(f"pinning: switch poll loop on CPU {SWITCH_CPU} (its management threads sleep on "
               f"CPU {GUEST_CPU}), guest poll loop on CPU {GUEST_CPU}; {args.prime} packets "
               f"primed per port")
         for name, why in unavailable.items():
             print(f"  {name}: not available ({why})")
+        if any("routed" in k for k in systems):
+            print("  routed systems: no testpmd-guest case (testpmd answers no ARP and sends "
+                  "nothing routable)")
+        if args.big_flows and any(z != "64" for z in args.sizes.split(",")):
+            print(f"  frames over 64 bytes: {args.big_flows} flows only (--big-flows)")
         runs = {}  # (system, guest, flows, size) -> [row, ...]
         done = 0
         for rep in range(args.reps):
-            for kind in systems:
+            for kind in list(systems):
                 sw = make_switch(kind, run, args.huge)
                 try:
-                    sw.start()
+                    try:
+                        sw.start()
+                    except RuntimeError as e:
+                        if kind != "vswitch-routed-acl" or "vswctl acl" not in str(e):
+                            raise
+                        # vswctl has the ACL, the dataplane (or controld) refuses it.
+                        unavailable[kind] = str(e).splitlines()[0]
+                        systems.remove(kind)
+                        total -= sum(applies(kind, c, args) for c in cases) * (args.reps - rep)
+                        print(f"  {kind}: not available ({unavailable[kind]})", flush=True)
+                        continue
                     for guest, flows, size in cases:
+                        if not applies(kind, (guest, flows, size), args):
+                            continue
                         done += 1
                         f_start = sw.flow_cache()
                         g, fresh_total = start_guest(run, guest, sw, flows, size, args.prime,
@@ -581,10 +723,20 @@ def main():
                             raise RuntimeError(f"vsw-loopgen exited with {code}:\n"
                                                f"{g.text()[-2000:]}")
                         if guest == "loopgen":
-                            last = re.findall(r"^stats .* (\d+)$", g.text(), re.M)
-                            r["guest_tx_drops"] = int(last[-1]) if last else 0
+                            # stats SECONDS RX0 RX1 TX0 TX1 DROP [BAD ARP]
+                            last = re.findall(r"^stats ([\d. ]+)$", g.text(), re.M)
+                            fields = last[-1].split() if last else []
+                            r["guest_tx_drops"] = int(fields[5]) if len(fields) > 5 else 0
+                            if sw.routed:
+                                r["guest_bad"] = int(fields[6]) if len(fields) > 6 else 0
+                                r["guest_arp_answered"] = (int(fields[7]) if len(fields) > 7
+                                                           else 0)
+                                l3 = re.findall(r"^l3 (.*)$", g.text(), re.M)
+                                r["guest_l3"] = l3[-1] if l3 else ""
+                        if kind in ("vswitch-routed-acl", "ovs-routed-ct"):
+                            r["connections"] = sw.connections()
                         runs.setdefault((kind, guest, flows, size), []).append(r)
-                        print(f"  [{done}/{total}] {kind:16s} {guest:8s} {flows:6d} fl "
+                        print(f"  [{done}/{total}] {kind:18s} {guest:8s} {flows:6d} fl "
                               f"{size:4d} B {fmt_run(r)}", flush=True)
                 finally:
                     sw.stop()
@@ -605,7 +757,8 @@ def main():
 
 
 QUIET_CPU_PCT = 10
-PEER_OF = {"vswitch-xconnect": "ovs-xconnect", "vswitch-bridge": "ovs-normal"}
+PEER_OF = {"vswitch-xconnect": "ovs-xconnect", "vswitch-bridge": "ovs-normal",
+           "vswitch-routed": "ovs-routed", "vswitch-routed-acl": "ovs-routed-ct"}
 
 
 def summarize(runs, systems):
@@ -632,6 +785,13 @@ def summarize(runs, systems):
         quiet = [r["mpps"] for r in v if r["other_cpu_pct"] < QUIET_CPU_PCT]
         row["quiet_runs"] = len(quiet)
         row["quiet_median_mpps"] = statistics.median(quiet) if quiet else None
+        if any("guest_bad" in r for r in v):
+            # Packets the L3 guest received that were not routed right (TTL not decremented
+            # by one, wrong addresses): must be 0.
+            row["guest_bad_max"] = max(r.get("guest_bad", 0) for r in v)
+        conns = [r["connections"] for r in v if r.get("connections") is not None]
+        if conns:
+            row["connections_max"] = max(conns)
         fcs = [r["flow_cache"] for r in v if "flow_cache" in r]
         if fcs:
             row["flow_cache_entries_max"] = max(f["entries"] for f in fcs)
@@ -644,7 +804,7 @@ def summarize(runs, systems):
 
 
 def print_table(rows):
-    print(f"\n{'system':16s} {'guest':8s} {'flows':>6s} {'bytes':>5s} {'Mpps':>7s} "
+    print(f"\n{'system':18s} {'guest':8s} {'flows':>6s} {'bytes':>5s} {'Mpps':>7s} "
           f"{'min-max':>13s} {'Gbit/s':>6s} {'/testpmd':>8s} {'/OVS':>5s} {'cyc/pkt':>7s} "
           f"{'miss%':>5s} {'other CPU':>9s} {'quiet Mpps (runs)':>17s}")
     for r in rows:
@@ -653,17 +813,22 @@ def print_table(rows):
         cpp = f"{r['busy_cycles_per_packet']:7.1f}" if r["busy_cycles_per_packet"] else f"{'-':>7s}"
         miss = (f"{r['flow_cache_miss_pct_median']:5.1f}" if "flow_cache_miss_pct_median" in r
                 else f"{'-':>5s}")
-        print(f"{r['system']:16s} {r['guest']:8s} {r['flows']:6d} {r['frame_bytes']:5d} "
+        print(f"{r['system']:18s} {r['guest']:8s} {r['flows']:6d} {r['frame_bytes']:5d} "
               f"{r['median_mpps']:7.3f} {r['min_mpps']:6.3f}-{r['max_mpps']:<6.3f} "
               f"{r['median_gbps']:6.2f} {ratio} {ovs} {cpp} {miss} "
               f"{r['other_cpu_pct_median']:8.0f}% "
               + (f"{r['quiet_median_mpps']:11.3f} ({r['quiet_runs']})" if r["quiet_runs"]
                  else f"{'-':>11s} (0)"))
+    for r in rows:
+        if r.get("guest_bad_max"):
+            print(f"WARNING: {r['system']} {r['flows']} flows {r['frame_bytes']} B: the guest "
+                  f"received up to {r['guest_bad_max']} packets not routed right (TTL or "
+                  "addresses; see the runs' guest_l3 in the JSON)")
     print("cyc/pkt: the switch's own busy TSC cycles per packet (vswctl stats; OVS: "
           "pmd-stats-show processing cycles), which other "
           "processes disturb less than Mpps; other CPU: CPU time of processes not started by "
           "this benchmark during the samples, in % of one CPU (median over runs); miss%: "
-          "vswitch flow cache misses; quiet: median over the runs with other CPU under "
+          "vswitch flow cache misses (bridge and routed); quiet: median over the runs with other CPU under "
           f"{QUIET_CPU_PCT}%")
 
 
