@@ -252,4 +252,19 @@ Status ApiService::GetConntrack(ServerContext*, const vswitch::v1::GetConntrackR
   return controller_.get_conntrack(out);
 }
 
+Status ApiService::StartCapture(ServerContext*, const vswitch::v1::StartCaptureRequest* req,
+                                vswitch::v1::Capture* out) {
+  return controller_.start_capture(*req, out);
+}
+
+Status ApiService::StopCapture(ServerContext*, const vswitch::v1::StopCaptureRequest* req,
+                               vswitch::v1::Capture* out) {
+  return controller_.stop_capture(req->port(), out);
+}
+
+Status ApiService::ListCaptures(ServerContext*, const vswitch::v1::ListCapturesRequest*,
+                                vswitch::v1::ListCapturesResponse* out) {
+  return controller_.list_captures(out);
+}
+
 }  // namespace vsw::ctl

@@ -108,6 +108,13 @@ class ApiService final : public vswitch::v1::Vswitch::Service {
   grpc::Status GetConntrack(grpc::ServerContext*, const vswitch::v1::GetConntrackRequest*,
                             vswitch::v1::Conntrack* out) override;
 
+  grpc::Status StartCapture(grpc::ServerContext*, const vswitch::v1::StartCaptureRequest* req,
+                            vswitch::v1::Capture* out) override;
+  grpc::Status StopCapture(grpc::ServerContext*, const vswitch::v1::StopCaptureRequest* req,
+                           vswitch::v1::Capture* out) override;
+  grpc::Status ListCaptures(grpc::ServerContext*, const vswitch::v1::ListCapturesRequest*,
+                            vswitch::v1::ListCapturesResponse* out) override;
+
  private:
   Controller& controller_;
 };

@@ -1,6 +1,7 @@
-// vsw-controld --run-dir DIR --state-dir SDIR [--listen HOST:PORT [--tls-cert F --tls-key F]]
-#include <arpa/inet.h>
+// vsw-controld --run-dir DIR --state-dir SDIR [--group NAME]
+//              [--listen HOST:PORT --tls-cert F --tls-key F [--tls-client-ca F]]
 #include <fcntl.h>
+#include <grp.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -13,12 +14,14 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "api_service.h"
 #include "controller.h"
 #include "log.h"
+#include "metrics_server.h"
 #include "state_store.h"
 
 namespace {
@@ -27,16 +30,22 @@ using vsw::log;
 using vsw::LogLevel;
 
 constexpr const char* kUsage =
-    "usage: vsw-controld --run-dir DIR --state-dir SDIR [--listen HOST:PORT]\n"
-    "                    [--tls-cert FILE --tls-key FILE] [--qemu PATH] [--guest-dir DIR]\n"
+    "usage: vsw-controld --run-dir DIR --state-dir SDIR [--group NAME]\n"
+    "                    [--listen HOST:PORT --tls-cert FILE --tls-key FILE\n"
+    "                    [--tls-client-ca FILE]] [--qemu PATH] [--guest-dir DIR]\n"
+    "                    [--metrics [HOST:]PORT]\n"
     "  --run-dir DIR     serves gRPC on unix:DIR/control.sock (mode 0660) and programs the\n"
     "                    dataplane at DIR/dataplane.sock, reconnecting on its own\n"
     "  --state-dir SDIR  the desired state (SDIR/state.pb), created when missing\n"
-    "  --listen HOST:PORT  also serve gRPC over TCP; off by default. A non-loopback address\n"
-    "                    needs --tls-cert and --tls-key (PEM)\n"
+    "  --group NAME      control.sock's group: its members may use vswctl (default: root's)\n"
+    "  --listen HOST:PORT  also serve gRPC over TCP; off by default. TCP is served only with\n"
+    "                    TLS: --tls-cert and --tls-key (PEM) are required\n"
+    "  --tls-client-ca FILE  also require client certificates signed by this CA (PEM)\n"
     "  --qemu PATH       the QEMU binary for VMs (default qemu-system-x86_64 on PATH)\n"
     "  --guest-dir DIR   the default guest image (vmlinuz, initrd.img) for VMs given no\n"
     "                    kernel or disk (default /var/cache/vswitch/guest)\n"
+    "  --metrics [HOST:]PORT  serve Prometheus metrics on http://HOST:PORT/metrics (HOST\n"
+    "                    defaults to 127.0.0.1; off unless given)\n"
     "VMs keep running when controld stops; the next controld adopts them.\n";
 
 struct Options {
@@ -45,8 +54,11 @@ struct Options {
   std::string listen;
   std::string tls_cert;
   std::string tls_key;
+  std::string tls_client_ca;
+  std::string group;
   std::string qemu = "qemu-system-x86_64";
   std::string guest_dir = vsw::ctl::kDefaultGuestDir;
+  std::string metrics;  // [HOST:]PORT; empty: no metrics endpoint
 };
 
 [[noreturn]] void usage_error(const std::string& why) {
@@ -75,10 +87,16 @@ Options parse(int argc, char** argv) {
       o.tls_cert = value();
     } else if (a == "--tls-key") {
       o.tls_key = value();
+    } else if (a == "--tls-client-ca") {
+      o.tls_client_ca = value();
+    } else if (a == "--group") {
+      o.group = value();
     } else if (a == "--qemu") {
       o.qemu = value();
     } else if (a == "--guest-dir") {
       o.guest_dir = value();
+    } else if (a == "--metrics") {
+      o.metrics = value();
     } else {
       usage_error("unknown option '" + a + "'");
     }
@@ -86,21 +104,13 @@ Options parse(int argc, char** argv) {
   if (o.run_dir.empty()) usage_error("--run-dir is required");
   if (o.state_dir.empty()) usage_error("--state-dir is required");
   if (o.tls_cert.empty() != o.tls_key.empty()) usage_error("--tls-cert and --tls-key go together");
+  // Plain TCP, even on loopback, would let any local user past control.sock's permissions.
+  if (!o.listen.empty() && o.tls_cert.empty())
+    usage_error("--listen " + o.listen +
+                ": gRPC over TCP is served only with TLS: give --tls-cert and --tls-key");
+  if (!o.tls_client_ca.empty() && o.listen.empty())
+    usage_error("--tls-client-ca is for --listen (the unix socket is guarded by its mode)");
   return o;
-}
-
-// "127.0.0.1:50051", "localhost:50051", "[::1]:50051".
-bool is_loopback(const std::string& listen) {
-  const std::size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 std::string read_file(const std::string& path) {
@@ -119,9 +129,19 @@ std::string read_file(const std::string& path) {
 int main(int argc, char** argv) {
   vsw::set_log_program("vsw-controld");
   const Options opt = parse(argc, argv);
-  if (!opt.listen.empty() && opt.tls_cert.empty() && !is_loopback(opt.listen))
-    usage_error("--listen " + opt.listen +
-                ": a non-loopback address needs --tls-cert and --tls-key");
+  std::optional<gid_t> group_id;
+  if (!opt.group.empty()) {
+    const group* g = ::getgrnam(opt.group.c_str());
+    if (g == nullptr) usage_error("--group " + opt.group + ": no such group");
+    group_id = g->gr_gid;
+  }
+  std::string metrics_host;
+  uint16_t metrics_port = 0;
+  if (!opt.metrics.empty()) {
+    if (std::string err = vsw::ctl::parse_listen_address(opt.metrics, &metrics_host, &metrics_port);
+        !err.empty())
+      usage_error(err);
+  }
 
   // Signals are taken by sigwait() in main, never delivered to gRPC's or our threads.
   sigset_t signals;
@@ -172,8 +192,11 @@ int main(int argc, char** argv) {
   if (!opt.listen.empty()) {
     std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
     if (!opt.tls_cert.empty()) {
-      grpc::SslServerCredentialsOptions ssl;
+      grpc::SslServerCredentialsOptions ssl(
+          opt.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                    : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
       ssl.pem_key_cert_pairs.push_back({read_file(opt.tls_key), read_file(opt.tls_cert)});
+      if (!opt.tls_client_ca.empty()) ssl.pem_root_certs = read_file(opt.tls_client_ca);
       creds = grpc::SslServerCredentials(ssl);
     }
     builder.AddListeningPort(opt.listen, creds);
@@ -189,7 +212,23 @@ int main(int argc, char** argv) {
     return 1;
   }
   ::chmod(socket_path.c_str(), 0660);
+  if (group_id && ::chown(socket_path.c_str(), static_cast<uid_t>(-1), *group_id) != 0) {
+    std::fprintf(stderr, "vsw-controld: chown %s to group %s: %s\n", socket_path.c_str(),
+                 opt.group.c_str(), std::strerror(errno));
+    server->Shutdown();
+    return 1;
+  }
   controller.start();
+  vsw::ctl::MetricsServer metrics(controller, opt.run_dir + "/dataplane.sock");
+  if (!opt.metrics.empty()) {
+    if (std::string err = metrics.start(metrics_host, metrics_port); !err.empty()) {
+      std::fprintf(stderr, "vsw-controld: cannot serve metrics: %s\n", err.c_str());
+      server->Shutdown();
+      controller.stop();
+      return 1;
+    }
+    log(LogLevel::kInfo, "metrics: http://%s/metrics", metrics.address().c_str());
+  }
   log(LogLevel::kInfo, "ready: unix:%s%s%s", socket_path.c_str(), opt.listen.empty() ? "" : ", ",
       opt.listen.c_str());
 
@@ -197,6 +236,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &signo);
   log(LogLevel::kInfo, "signal %d: shutting down", signo);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  metrics.stop();
   controller.stop();
   ::unlink(socket_path.c_str());
   log(LogLevel::kInfo, "stopped");

@@ -121,6 +121,13 @@ class Controller {
   grpc::Status vm_console(const vswitch::v1::GetVmConsoleRequest& request,
                           vswitch::v1::VmConsole* out);
 
+  // Packet capture (controller_capture.cc): runtime state of the dataplane, passed through
+  // after validation; UNAVAILABLE while it is disconnected.
+  grpc::Status start_capture(const vswitch::v1::StartCaptureRequest& request,
+                             vswitch::v1::Capture* out);
+  grpc::Status stop_capture(const std::string& port, vswitch::v1::Capture* out);
+  grpc::Status list_captures(vswitch::v1::ListCapturesResponse* out);
+
   // Never waits for a change or a replay in progress: it answers from a snapshot taken
   // after each of them, so readiness checks stay quick.
   void status(vswitch::v1::Status* out);

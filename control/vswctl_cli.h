@@ -38,9 +38,17 @@ using Method = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Resp
 
 // The connection to vsw-controld. The channel is created on the first call, so that commands
 // which must set up signal masks before gRPC starts its threads (stats --watch) can do so.
+// PEM contents for a TCP target (controld serves TCP only with TLS). Empty ca: a unix socket.
+struct TlsFiles {
+  std::string ca;    // verifies controld's certificate
+  std::string cert;  // optional client certificate (controld --tls-client-ca)
+  std::string key;
+};
+
 class Client {
  public:
-  explicit Client(std::string target) : target_(std::move(target)) {}
+  explicit Client(std::string target, TlsFiles tls = {})
+      : target_(std::move(target)), tls_(std::move(tls)) {}
 
   // "unix:/run/vswitch/control.sock" or "host:port".
   const std::string& target() const { return target_; }
@@ -67,6 +75,7 @@ class Client {
   std::string connect_detail(const std::string& message) const;
 
   std::string target_;
+  TlsFiles tls_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Stub> stub_;
   std::chrono::milliseconds last_deadline_{kCallDeadline};
@@ -131,6 +140,7 @@ const ObjectSpec& bridge_object();
 const ObjectSpec& mac_object();
 const ObjectSpec& flow_object();
 const ObjectSpec& stats_object();
+const ObjectSpec& capture_object();
 const ObjectSpec& vm_object();
 const ObjectSpec& router_if_object();
 const ObjectSpec& route_object();

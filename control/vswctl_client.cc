@@ -83,7 +83,15 @@ Stub& Client::stub() {
     // Listings of a full FDB or flow cache exceed gRPC's 4 MB default.
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
-    channel_ = grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+    std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+    if (!tls_.ca.empty()) {
+      grpc::SslCredentialsOptions ssl;
+      ssl.pem_root_certs = tls_.ca;
+      ssl.pem_cert_chain = tls_.cert;
+      ssl.pem_private_key = tls_.key;
+      creds = grpc::SslCredentials(ssl);
+    }
+    channel_ = grpc::CreateCustomChannel(target_, creds, args);
     stub_ = vswitch::v1::Vswitch::NewStub(channel_);
   }
   return *stub_;

@@ -1,6 +1,7 @@
 // vswctl: the operator CLI of vswitch, a thin gRPC client of vsw-controld.
 //
-//   vswctl [--run-dir DIR | --server ADDRESS] [--json] OBJECT VERB [ARGS]
+//   vswctl [--run-dir DIR | --server ADDRESS [--tls-ca F [--tls-cert F --tls-key F]]] [--json]
+//          OBJECT VERB [ARGS]
 //
 // This file parses the global flags, finds the command in the object tables
 // (vswctl_<object>.cc), parses its arguments against the command's spec and renders every
@@ -11,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,12 +31,15 @@ std::vector<const ObjectSpec*> objects() {
   return {&status_object(), &port_object(),      &xconnect_object(),  &bridge_object(),
           &mac_object(),    &router_if_object(), &route_object(),     &neigh_object(),
           &acl_object(),    &conn_object(),      &conntrack_object(), &flow_object(),
-          &stats_object(),  &vm_object()};
+          &stats_object(),  &capture_object(),   &vm_object()};
 }
 
 struct GlobalOptions {
   std::optional<std::string> run_dir;
   std::optional<std::string> server;
+  std::optional<std::string> tls_ca;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
   bool json = false;
 };
 
@@ -42,7 +48,12 @@ constexpr const char* kGlobalHelp =
     "  --run-dir DIR     connect to vsw-controld at unix:DIR/control.sock\n"
     "                    (default: $VSW_RUN_DIR, else /run/vswitch)\n"
     "  --server ADDRESS  connect to ADDRESS instead: unix:/path/control.sock or host:port\n"
-    "                    (controld's optional TCP listener)\n"
+    "                    (controld's optional TCP listener, which is TLS only)\n"
+    "  --tls-ca FILE     for a host:port server: the CA (PEM) that signed controld's\n"
+    "                    certificate; required, as controld serves TCP only with TLS\n"
+    "  --tls-cert FILE --tls-key FILE\n"
+    "                    a client certificate (PEM), for a controld started with\n"
+    "                    --tls-client-ca\n"
     "  --json            print the reply as exactly one JSON document on stdout: the gRPC\n"
     "                    response message of proto/vswitch.proto (package vswitch.v1) in the\n"
     "                    proto3 JSON mapping, with the .proto field names and every scalar\n"
@@ -189,7 +200,13 @@ bool take_global(const std::vector<std::string>& tokens, std::size_t* i, GlobalO
     globals->json = true;
     return true;
   }
-  if (name != "--run-dir" && name != "--server") return false;
+  std::optional<std::string>* slot = name == "--run-dir"    ? &globals->run_dir
+                                     : name == "--server"   ? &globals->server
+                                     : name == "--tls-ca"   ? &globals->tls_ca
+                                     : name == "--tls-cert" ? &globals->tls_cert
+                                     : name == "--tls-key"  ? &globals->tls_key
+                                                            : nullptr;
+  if (slot == nullptr) return false;
   std::string value;
   if (inline_value) {
     value = *inline_value;
@@ -199,8 +216,37 @@ bool take_global(const std::vector<std::string>& tokens, std::size_t* i, GlobalO
     *error = name + " needs a value";
     return true;
   }
-  (name == "--run-dir" ? globals->run_dir : globals->server) = value;
+  *slot = value;
   return true;
+}
+
+// Reads the TLS files a TCP target needs. Returns "" or the usage error.
+std::string tls_files(const GlobalOptions& g, const std::string& target, TlsFiles* out) {
+  const bool tcp = !target.starts_with("unix:");
+  if (!tcp) {
+    if (g.tls_ca || g.tls_cert || g.tls_key) return "--tls-* options are for a host:port --server";
+    return {};
+  }
+  if (!g.tls_ca)
+    return "--server " + target +
+           ": controld serves TCP only with TLS; give --tls-ca FILE (the CA that signed its "
+           "certificate)";
+  if (g.tls_cert.has_value() != g.tls_key.has_value())
+    return "--tls-cert and --tls-key go together";
+  auto read = [](const std::string& option, const std::string& path, std::string* text) {
+    std::ifstream in(path);
+    std::ostringstream s;
+    if (in) s << in.rdbuf();
+    if (!in || s.str().empty()) return option + " " + path + ": cannot read it";
+    *text = s.str();
+    return std::string();
+  };
+  if (std::string err = read("--tls-ca", *g.tls_ca, &out->ca); !err.empty()) return err;
+  if (g.tls_cert) {
+    if (std::string err = read("--tls-cert", *g.tls_cert, &out->cert); !err.empty()) return err;
+    if (std::string err = read("--tls-key", *g.tls_key, &out->key); !err.empty()) return err;
+  }
+  return {};
 }
 
 // Parses a command's arguments (tokens[begin..]) against its spec. Global options may appear
@@ -348,7 +394,10 @@ int run(const std::vector<std::string>& tokens) {
   std::string target = globals.server.value_or("");
   if (target.empty())
     target = "unix:" + globals.run_dir.value_or(default_run_dir()) + "/control.sock";
-  Context context{globals.json, Client(std::move(target))};
+  TlsFiles tls;
+  if (std::string err = tls_files(globals, target, &tls); !err.empty())
+    return usage_error(command, err);
+  Context context{globals.json, Client(std::move(target), std::move(tls))};
   return verb->run(context, args);
 }
 

@@ -21,6 +21,8 @@
 
 namespace vsw::dp {
 
+struct CaptureTap;  // capture.h
+
 inline constexpr uint16_t kNoPort = UINT16_MAX;
 inline constexpr unsigned kMaxPorts = RTE_MAX_ETHPORTS;
 inline constexpr unsigned kMaxWorkers = 16;
@@ -35,6 +37,8 @@ struct alignas(64) PortForwarding {
   // and serialise on the queue's lock (as OVS does for XPS); otherwise no lock is taken.
   bool tx_shared = false;
   rte_spinlock_t tx_lock[kMaxTxQueues];
+  // A running `vswctl capture` of this port (capture.h); null almost always.
+  std::atomic<CaptureTap*> capture{nullptr};
 };
 
 struct ForwardingState {

@@ -22,6 +22,7 @@
 #include "port_manager.h"
 #include "request_handler.h"
 #include "router_manager.h"
+#include "telemetry.h"
 #include "worker.h"
 
 namespace {
@@ -121,13 +122,34 @@ bool ensure_dir(const std::string& path, mode_t mode) {
   return false;
 }
 
+// Creates `path` with `mode`, or tightens an existing one to it (never looser) when group or
+// others may write there.
+bool ensure_private_dir(const std::string& path, mode_t mode) {
+  if (!ensure_dir(path, mode)) return false;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    std::fprintf(stderr, "vsw-dataplane: %s: %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    if (::chmod(path.c_str(), mode) != 0) {
+      std::fprintf(stderr, "vsw-dataplane: chmod %s: %s\n", path.c_str(), std::strerror(errno));
+      return false;
+    }
+    log(LogLevel::kWarning, "%s was writable by group or others: now %o", path.c_str(), mode);
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   vsw::set_log_program("vsw-dataplane");
   Options opt;
   if (!parse_options(argc, argv, opt)) return 2;
-  if (!ensure_dir(opt.run_dir, 0755) || !ensure_dir(opt.run_dir + "/vhost", 0755)) return 1;
+  // vhost-user sockets: only the switch and the VM manager (root) may create or replace one;
+  // a socket another user could plant would hand them a guest's memory.
+  if (!ensure_dir(opt.run_dir, 0755) || !ensure_private_dir(opt.run_dir + "/vhost", 0750)) return 1;
 
   const vsw::dp::EalPlan eal =
       vsw::dp::plan_eal(argv[0], opt.eal_args, opt.run_dir, vsw::dp::probe_hugepages());
@@ -200,8 +222,11 @@ int main(int argc, char** argv) {
       }
     }
     auto counters = std::make_shared<vsw::dp::ManagementCounters>();
-    vsw::dp::RequestHandler handler(ports, bridges, router, *counters, eal.memory_mode,
+    vsw::dp::CaptureManager captures(io, *fwd, rcu);
+    vsw::dp::RequestHandler handler(ports, bridges, router, captures, *counters, eal.memory_mode,
                                     opt.workers);
+    vsw::dp::Telemetry telemetry(io,
+                                 [&](const vswitch::dp::Request& r) { return handler.handle(r); });
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([&](boost::system::error_code, int signo) {
       log(LogLevel::kInfo, "signal %d: shutting down", signo);

@@ -11,11 +11,12 @@ using vswitch::dp::Request;
 using vswitch::dp::Response;
 
 RequestHandler::RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router,
-                               const ManagementCounters& mgmt, std::string memory_mode,
-                               unsigned workers)
+                               CaptureManager& captures, const ManagementCounters& mgmt,
+                               std::string memory_mode, unsigned workers)
     : ports_(ports),
       bridges_(bridges),
       router_(router),
+      captures_(captures),
       mgmt_(mgmt),
       memory_mode_(std::move(memory_mode)),
       workers_(workers) {}
@@ -41,8 +42,19 @@ Status no_port(const char* field, const std::string& name) {
 Status RequestHandler::port_del(const std::string& name) {
   const uint16_t id = ports_.port_id(name);
   if (id == kNoPort) return no_port("name", name);
+  captures_.port_removed(id);
   bridges_.port_removed(id);
   return ports_.remove(name);
+}
+
+Status RequestHandler::capture_start(const vswitch::dp::CaptureStartRequest& req) {
+  const uint16_t id = ports_.port_id(req.port());
+  if (id == kNoPort) return no_port("port", req.port());
+  vswitch::dp::PortStatus st;
+  std::string description;
+  if (ports_.port_status(req.port(), &st).ok())
+    description = vswitch::dp::PortType_Name(st.config().type()) + " " + st.devargs();
+  return captures_.start(req, id, description);
 }
 
 Status RequestHandler::xconnect_add(const std::string& a, const std::string& b) {
@@ -260,6 +272,29 @@ Response RequestHandler::handle(const Request& request) {
       // The ACL is not wired into the dataplane yet (issue 8): say so instead of pretending.
       set_result(response, Status::Error(vswitch::dp::ERROR_CODE_FAILED_PRECONDITION,
                                          "acl: not in this dataplane yet"));
+      break;
+    case Request::kCaptureStart:
+      if (Status s = capture_start(request.capture_start()); !s.ok()) {
+        set_result(response, s);
+      } else {
+        vswitch::dp::CaptureList list;
+        captures_.list(&list);
+        for (const auto& c : list.captures())
+          if (c.port() == request.capture_start().port() && c.state() == "running")
+            *response.mutable_capture() = c;
+      }
+      break;
+    case Request::kCaptureStop: {
+      vswitch::dp::CaptureStatus st;
+      if (Status s = captures_.stop(request.capture_stop().port(), &st); s.ok()) {
+        *response.mutable_capture() = std::move(st);
+      } else {
+        set_result(response, s);
+      }
+      break;
+    }
+    case Request::kCaptureList:
+      captures_.list(response.mutable_captures());
       break;
     case Request::BODY_NOT_SET:
       set_result(response, Status::Error(vswitch::dp::ERROR_CODE_INVALID_ARGUMENT,

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bridge_manager.h"
+#include "capture.h"
 #include "dataplane.pb.h"
 #include "port_manager.h"
 #include "router_manager.h"
@@ -16,7 +17,8 @@ struct ManagementCounters;
 class RequestHandler {
  public:
   RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router,
-                 const ManagementCounters& mgmt, std::string memory_mode, unsigned workers);
+                 CaptureManager& captures, const ManagementCounters& mgmt, std::string memory_mode,
+                 unsigned workers);
 
   vswitch::dp::Response handle(const vswitch::dp::Request& request);
 
@@ -31,11 +33,13 @@ class RequestHandler {
   // Router interfaces, routes, neighbors; false when `request` is none of those.
   bool handle_router(const vswitch::dp::Request& request, vswitch::dp::Response& response);
   Status bridge_del(const std::string& name);
+  Status capture_start(const vswitch::dp::CaptureStartRequest& req);
   void add_l2_state(google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>* ports);
 
   PortManager& ports_;
   BridgeManager& bridges_;
   RouterManager& router_;
+  CaptureManager& captures_;
   const ManagementCounters& mgmt_;
   std::string memory_mode_;
   unsigned workers_;

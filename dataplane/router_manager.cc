@@ -520,6 +520,12 @@ void RouterManager::router_stats(vswitch::dp::RouterStats* out) const {
   out->set_requests_sent(counters_.requests_sent);
   out->set_fib_ipv4_generation(fib_->generation4());
   out->set_fib_ipv6_generation(fib_->generation6());
+  out->set_ipv4_routes(fib_->routes(flow::Family::kIpv4));
+  out->set_ipv6_routes(fib_->routes(flow::Family::kIpv6));
+  out->set_ipv4_capacity(fib_->config().ipv4_routes);
+  out->set_ipv6_capacity(fib_->config().ipv6_routes);
+  out->set_neighbors(neighbors_->size());
+  out->set_neighbor_capacity(options_.neighbors);
 }
 
 }  // namespace vsw::dp

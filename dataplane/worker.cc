@@ -6,6 +6,7 @@
 #include <rte_ether.h>
 #include <rte_prefetch.h>
 
+#include "capture.h"
 #include "l2_stage.h"
 #include "l3_stage.h"
 
@@ -16,6 +17,9 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   if (buf.count == 0) return;
   PortForwarding& pf = ctx.fwd->ports[port];
   const uint16_t queue = pf.tx_queue[ctx.index];
+  if (CaptureTap* tap = pf.capture.load(std::memory_order_acquire);
+      unlikely(tap != nullptr) && tap->tx)
+    capture_burst(*tap, buf.pkts, buf.count, PacketDirection::kOutbound);
   if (pf.tx_shared) rte_spinlock_lock(&pf.tx_lock[queue]);
   const uint16_t sent = rte_eth_tx_burst(port, queue, buf.pkts, buf.count);
   if (pf.tx_shared) rte_spinlock_unlock(&pf.tx_lock[queue]);
@@ -67,7 +71,11 @@ void forward_burst(WorkerContext& ctx, const flow::L2Config* l2, uint16_t in_por
   PortCounters& c = ctx.ports[in_port];
   bump(c.rx_packets, n);
   bump(c.rx_bytes, bytes);
-  const uint16_t peer = ctx.fwd->ports[in_port].xconnect_peer.load(std::memory_order_acquire);
+  PortForwarding& pf = ctx.fwd->ports[in_port];
+  if (CaptureTap* tap = pf.capture.load(std::memory_order_acquire);
+      unlikely(tap != nullptr) && tap->rx)
+    capture_burst(*tap, pkts, n, PacketDirection::kInbound);
+  const uint16_t peer = pf.xconnect_peer.load(std::memory_order_acquire);
   if (peer != kNoPort) {
     xconnect_stage(ctx, in_port, peer, pkts, n);
   } else if (l2 != nullptr) {

@@ -62,9 +62,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests: real peers
   python3 python3-scapy python3-grpcio python3-grpc-tools python3-protobuf
-  iproute2 iputils-ping traceroute tcpdump netcat-openbsd iperf3 procps kmod
+  iproute2 iputils-ping traceroute tcpdump netcat-openbsd iperf3 procps kmod curl openssl util-linux
   # guests and benchmark plots
   qemu-system-x86 cpio busybox-static gnuplot-nox
+  # capture files: tests read them back with tshark
+  tshark
 )
 
 missing=()

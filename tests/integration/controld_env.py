@@ -379,14 +379,16 @@ def load_api(outdir: Path) -> types.SimpleNamespace:
 class Api:
     """A gRPC channel to controld with the stubs of every service it serves."""
 
-    def __init__(self, modules: types.SimpleNamespace, target: str):
+    def __init__(self, modules: types.SimpleNamespace, target: str, root_ca: Optional[bytes] = None):
         import grpc
         self.grpc = grpc
         self.target = target
         self.pb = modules.pb
         self.health_pb = modules.health_pb
         self.reflection_pb = modules.reflection_pb
-        self.channel = grpc.insecure_channel(target)
+        # root_ca: TLS, trusting that CA (controld serves TCP only with TLS).
+        self.channel = (grpc.secure_channel(target, grpc.ssl_channel_credentials(root_ca))
+                        if root_ca is not None else grpc.insecure_channel(target))
         self.vswitch = modules.rpc.VswitchStub(self.channel)
         self.health = modules.health_rpc.HealthStub(self.channel)
         self.reflection = modules.reflection_rpc.ServerReflectionStub(self.channel)
@@ -593,9 +595,10 @@ class ControldEnv(vswtest.Env):
         self.callback(ctl.stop)
         return ctl.start() if start else ctl
 
-    def api(self, target: str) -> Api:
-        """gRPC stubs on `target` ("unix:/path" or "host:port"); closed at exit."""
-        api = Api(load_api(self.workdir / "pygen"), target)
+    def api(self, target: str, root_ca: Optional[bytes] = None) -> Api:
+        """gRPC stubs on `target` ("unix:/path", or "host:port" with the PEM CA `root_ca`
+        for TLS); closed at exit."""
+        api = Api(load_api(self.workdir / "pygen"), target, root_ca)
         self.callback(api.close)
         return api
 

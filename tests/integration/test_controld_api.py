@@ -1,7 +1,7 @@
 # vsw-memory-modes: nohuge
 """vsw-controld's public API without a dataplane: validation, persistence of rejections,
-gRPC from Python, the standard services, status while disconnected, damaged state files,
-and the TCP listener.
+gRPC from Python, the standard services, status while disconnected, damaged state files.
+(The TCP listener, TLS only, is test_access.py's.)
 
 Every rejected request is made twice, through vswctl (exit 1, one stderr line
 `vswctl: CODE: field: ...`) and as a raw gRPC call with stubs generated from
@@ -544,43 +544,6 @@ class ControldApiTest(vswtest.TestCase):
             first.stop()
             first.start()
             self.assertEqual(sorted(first.ports()), ["r1", "r2"])
-
-    # -----------------------------------------------------------------------------------------
-
-    def test_listen(self):
-        with ControldEnv() as env:
-            port = controld_env.free_tcp_port()
-            for address in (f"0.0.0.0:{port}", f"[::]:{port}", f":{port}", f"10.1.2.3:{port}"):
-                with self.subTest(address):
-                    ctl = env.controld(extra_args=["--listen", address], start=False,
-                                       label="controld-refused")
-                    code, output = ctl.start_expect_exit()
-                    self.assertEqual(code, 2, output)
-                    self.assertIn(address, output)
-                    self.assertIn("--tls-cert", output)
-                    self.assertFalse(ctl.socket_path.exists())
-
-            address = f"127.0.0.1:{port}"
-            ctl = env.controld(extra_args=["--listen", address])
-            self.assertIn(address, ctl.log_path.read_text())
-            # Bound to the loopback address only (gRPC binds a dual-stack socket: the address
-            # may show IPv4-mapped), never to a wildcard.
-            local = [line.split()[3] for line in
-                     run(["ss", "-Hltn", f"sport = :{port}"]).stdout.splitlines()]
-            self.assertTrue(local, f"nothing listens on port {port}")
-            for bound in local:
-                self.assertIn(bound, (address, f"[::ffff:127.0.0.1]:{port}"), local)
-
-            tcp = controld_env.Vswctl(server=address)
-            r = tcp.raw("status")
-            self.assertEqual((r.returncode, r.stderr.strip()),
-                             (1, "vswctl: dataplane: disconnected"),
-                             "vswctl reaches controld over TCP")
-            tcp("port", "add", "overtcp", "--type", "ring")
-            self.assertEqual(sorted(ctl.ports()), ["overtcp"])  # over the unix socket
-            api = env.api(address)
-            listed = api.call("ListPorts", api.pb.ListPortsRequest())
-            self.assertEqual([p.spec.name for p in listed.ports], ["overtcp"])
 
 
 if __name__ == "__main__":
