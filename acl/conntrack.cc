@@ -65,6 +65,7 @@ ConnKey make_conn_key(const ConnPacket& p, bool* swapped) {
 
 Conntrack::Conntrack(const ConntrackConfig& config) : config_(config), limit_(config.limit) {
   refresh_ticks_ = std::max<uint64_t>(1, config.ticks_per_second / 8);
+  set_timeouts(config.timeouts);
   counters_ = static_cast<ConntrackCounters*>(
       rte_zmalloc("vsw_ct_counters", sizeof(ConntrackCounters) * config.workers, 64));
   if (counters_ == nullptr) {
@@ -127,7 +128,34 @@ Conntrack::~Conntrack() {
 }
 
 uint64_t Conntrack::timeout_ticks(uint8_t proto, ConnState state) const {
-  return uint64_t{config_.timeouts.for_state(proto, state)} * config_.ticks_per_second;
+  constexpr int kUdp = static_cast<int>(ConnState::kCount);
+  int slot;
+  if (proto == kProtoTcp) {
+    slot = static_cast<int>(state);
+  } else if (proto == kProtoUdp || proto == kProtoSctp) {
+    slot = state == ConnState::kReplied ? kUdp + 1 : kUdp;
+  } else {
+    slot = kUdp + 2;
+  }
+  return uint64_t{timeout_s_[slot].load(std::memory_order_relaxed)} * config_.ticks_per_second;
+}
+
+void Conntrack::set_timeouts(const Timeouts& t) {
+  constexpr int kUdp = static_cast<int>(ConnState::kCount);
+  for (int i = 0; i < kUdp; ++i) timeout_s_[i].store(t.seconds[i], std::memory_order_relaxed);
+  timeout_s_[kUdp].store(t.udp_unreplied, std::memory_order_relaxed);
+  timeout_s_[kUdp + 1].store(t.udp_replied, std::memory_order_relaxed);
+  timeout_s_[kUdp + 2].store(t.icmp, std::memory_order_relaxed);
+}
+
+Timeouts Conntrack::timeouts() const {
+  constexpr int kUdp = static_cast<int>(ConnState::kCount);
+  Timeouts t{};
+  for (int i = 0; i < kUdp; ++i) t.seconds[i] = timeout_s_[i].load(std::memory_order_relaxed);
+  t.udp_unreplied = timeout_s_[kUdp].load(std::memory_order_relaxed);
+  t.udp_replied = timeout_s_[kUdp + 1].load(std::memory_order_relaxed);
+  t.icmp = timeout_s_[kUdp + 2].load(std::memory_order_relaxed);
+  return t;
 }
 
 ConnRef Conntrack::lookup(uint32_t worker, const ConnPacket& p, ConnDir* dir) const {

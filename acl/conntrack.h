@@ -199,6 +199,12 @@ class Conntrack {
   uint32_t flush(uint32_t zone = UINT32_MAX);
 
   void set_limit(uint32_t limit) { limit_.store(limit, std::memory_order_relaxed); }
+  // Timeouts are read by workers (service() re-checks expiry) and by the management thread:
+  // each is its own relaxed atomic, so a change needs no grace period. A reader may see a
+  // mix of old and new values for an instant, which is harmless (each one is valid).
+  void set_timeouts(const Timeouts& t);
+  Timeouts timeouts() const;
+  uint32_t capacity() const { return config_.capacity; }
   uint32_t limit() const { return limit_.load(std::memory_order_relaxed); }
   // Connections in all tables (created and not yet deleted).
   uint32_t size() const { return count_.load(std::memory_order_relaxed); }
@@ -219,6 +225,9 @@ class Conntrack {
   std::atomic<uint32_t> count_{0};
   std::atomic<uint32_t> limit_{0};
   uint64_t refresh_ticks_ = 0;
+  // Seconds: the TCP states (ConnState order), then UDP unreplied, UDP replied, ICMP.
+  static constexpr int kTimeoutSlots = static_cast<int>(ConnState::kCount) + 3;
+  std::array<std::atomic<uint32_t>, kTimeoutSlots> timeout_s_{};
   uint32_t scan_table_ = 0;
   uint32_t scan_pos_ = 0;
   std::string error_;

@@ -24,6 +24,7 @@ using vsw::test::Pipeline;
 constexpr uint16_t kBurst = vsw::dp::kBurstSize;
 
 struct Rig {
+  explicit Rig(uint32_t ct_capacity = 1024) : pl(vsw::test::small_router_options(), ct_capacity) {}
   Pipeline pl;
   uint16_t in = 0, out = 0, other = 0;
   std::vector<rte_mbuf*> frames;
@@ -398,6 +399,94 @@ void BM_RouteInsert4(benchmark::State& state) {
   }
 }
 
+// ---- ACL (issue 8): the from-port ACL on the ingress port of an L2 cache-hit rig ----
+
+vswitch::dp::AclRule acl_rule(uint32_t id, uint32_t priority, vswitch::dp::AclAction action) {
+  vswitch::dp::AclRule r;
+  r.set_id(id);
+  r.set_priority(priority);
+  r.set_action(action);
+  return r;
+}
+
+// An L2 rig with both MACs learned and an ACL on the ingress port's from-port direction.
+std::unique_ptr<Rig> acl_rig(const std::vector<vswitch::dp::AclRule>& rules,
+                             vswitch::dp::AclAction default_action, uint32_t ct_capacity = 1024) {
+  auto rig = std::make_unique<Rig>(ct_capacity);
+  rig->in = rig->pl.add_port("in");
+  rig->out = rig->pl.add_port("out");
+  vswitch::dp::BridgeConfig br;
+  br.set_name("br");
+  rig->pl.bridges->bridge_add(br);
+  rig->pl.bridges->attach("br", "in", rig->in, 0);
+  rig->pl.bridges->attach("br", "out", rig->out, 0);
+  rig->pl.send(rig->out, {{.dst = vsw::test::mac(0xa), .src = vsw::test::mac(0xb)}});
+  rig->pl.send(rig->in, {{.dst = vsw::test::mac(0xb), .src = vsw::test::mac(0xa)}});
+  rig->pl.learn();
+  rig->pl.drain_all();
+  vswitch::dp::AclSetRequest req;
+  req.set_port("in");
+  req.set_dir(vswitch::dp::ACL_DIRECTION_FROM_PORT);
+  req.set_default_action(default_action);
+  for (const auto& r : rules) *req.add_rules() = r;
+  if (vsw::dp::Status st = rig->pl.acl->set(rig->in, req); !st.ok()) {
+    std::fprintf(stderr, "acl set: %s\n", st.message.c_str());
+    std::abort();
+  }
+  prepare(*rig, vsw::test::mac(0xb), false);
+  return rig;
+}
+
+// Stateless classification of every packet: `rules` deny rules that match nothing (distinct
+// /32 sources outside the traffic), default permit; 1k flows (cache hits).
+void BM_AclClassify(benchmark::State& state) {
+  const auto n = static_cast<uint32_t>(state.range(0));
+  std::vector<vswitch::dp::AclRule> rules;
+  for (uint32_t i = 0; i < n; ++i) {
+    auto r = acl_rule(i + 1, i % 1000, vswitch::dp::ACL_ACTION_DENY);
+    r.set_src("172." + std::to_string(16 + (i >> 16)) + "." + std::to_string((i >> 8) & 255) + "." +
+              std::to_string(i & 255) + "/32");
+    r.set_proto(17);
+    r.set_dport(std::to_string(1 + i % 60000));
+    rules.push_back(r);
+  }
+  auto rig = acl_rig(rules, vswitch::dp::ACL_ACTION_PERMIT);
+  run(state, *rig, 1000);
+}
+
+// Packets of `flows` tracked UDP connections (a permit-stateful rule, default deny): each is
+// a conntrack lookup (bulk per burst) and update. The connections are opened before timing.
+void BM_AclTracked(benchmark::State& state) {
+  const auto flows = static_cast<uint32_t>(state.range(0));
+  auto r = acl_rule(1, 1, vswitch::dp::ACL_ACTION_PERMIT_STATEFUL);
+  r.set_proto(17);
+  auto rig =
+      acl_rig({r}, vswitch::dp::ACL_ACTION_DENY, std::max<uint32_t>(1024, flows + flows / 4));
+  uint32_t next = 0;
+  for (uint32_t done = 0; done < flows; done += kBurst) {
+    set_flows(rig->frames.data(), kBurst, flows, next);
+    rig->pl.send_mbufs(rig->in, rig->frames.data(), kBurst);
+    uint16_t got = 0;
+    while (got < kBurst) {
+      const uint16_t k = rte_eth_rx_burst(rig->out, 0, rig->frames.data() + got, kBurst - got);
+      if (k == 0) break;
+      got += k;
+    }
+  }
+  if (rig->pl.fwd->conntrack.load()->size() != flows) state.SkipWithError("connections missing");
+  run(state, *rig, flows);
+  state.counters["conns"] = rig->pl.fwd->conntrack.load()->size();
+}
+
+// Every packet opens a new UDP connection (lookup miss, classification, create).
+void BM_AclNewConnection(benchmark::State& state) {
+  auto r = acl_rule(1, 1, vswitch::dp::ACL_ACTION_PERMIT_STATEFUL);
+  r.set_proto(17);
+  auto rig = acl_rig({r}, vswitch::dp::ACL_ACTION_DENY, 1u << 20);
+  run(state, *rig, 1u << 30);
+  state.counters["conns"] = rig->pl.fwd->conntrack.load()->size();
+}
+
 // Fixed iterations: one rig per benchmark (a rig is an EAL-backed pipeline with its own pool).
 constexpr int kIterations = 300;
 BENCHMARK(BM_Xconnect)->Iterations(kIterations)->Unit(benchmark::kMicrosecond);
@@ -424,6 +513,20 @@ BENCHMARK(BM_RoutedFib6)
     ->Iterations(kIterations)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RouteInsert4)->Arg(1000000)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AclClassify)
+    ->Arg(10)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Iterations(kIterations)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_AclTracked)
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Iterations(kIterations)
+    ->Unit(benchmark::kMicrosecond);
+// 50 x 4096 new connections: within the 1M-entry table.
+BENCHMARK(BM_AclNewConnection)->Iterations(50)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

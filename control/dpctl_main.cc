@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dataplane_client.h"
+#include "dpctl_acl.h"
 #include "port_types.h"
 
 namespace {
@@ -40,6 +41,15 @@ constexpr const char* kUsage =
     "  route load FILE   (lines 'PREFIX VIA[,VIA...]' or 'del PREFIX', sent in batches)\n"
     "  route lookup ADDR [--src IP] [--proto N] [--sport N] [--dport N]\n"
     "  neigh list | router stats\n"
+    "  acl set PORT --dir to-port|from-port [--default permit|deny] [--rule RULE ...]\n"
+    "      RULE: 'id=N,priority=N,action=permit|deny|permit-stateful[,src=CIDR][,dst=CIDR]\n"
+    "             [,proto=tcp|udp|icmp|icmpv6|sctp|N][,sport=P[-P]][,dport=P[-P]][,icmp-type=N]'\n"
+    "      (replaces the port's whole list for that direction; no rule and a permit default\n"
+    "      removes it)\n"
+    "  acl list [PORT] | conn list [PORT [--max N]] | conn flush [PORT]\n"
+    "  ct set [--limit N] [--timeout NAME=SECONDS ...] | ct stats\n"
+    "      timeout names: syn_sent syn_recv established fin_wait close_wait last_ack\n"
+    "      time_wait close udp_unreplied udp_replied icmp\n"
     "  stats\n";
 
 [[noreturn]] void die(const std::string& message, int code = 1) {
@@ -317,6 +327,8 @@ Request build_request(const std::vector<std::string>& args) {
     // bridge, mac, flow, port set
   } else if (!object.empty() && build_router_request(args, req)) {
     // router-if, route, neigh, router
+  } else if (!object.empty() && vsw::dpctl::build_acl_request(args, req)) {
+    // acl, conn, ct
   } else {
     std::fputs(kUsage, stderr);
     die("unknown command '" + object + (verb.empty() ? "" : " " + verb) + "'", 2);
@@ -325,15 +337,26 @@ Request build_request(const std::vector<std::string>& args) {
 }
 
 void print_ports(const google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>& ports) {
-  std::printf("%-16s %-5s %-5s %-17s %12s %14s %12s %14s %10s %10s %10s %10s  %s\n", "NAME", "ID",
-              "LINK", "MAC", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "NO_MBUFS", "TX_FULL",
-              "MALFORMED", "NO_DEST", "XCONNECT");
+  std::printf("%-16s %-5s %-5s %-17s %12s %14s %12s %14s %10s %10s %10s %10s %10s  %s\n", "NAME",
+              "ID", "LINK", "MAC", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "NO_MBUFS",
+              "TX_FULL", "MALFORMED", "NO_DEST", "ACL_DROPS", "XCONNECT");
   for (const auto& p : ports) {
-    std::printf("%-16s %-5u %-5s %-17s %12lu %14lu %12lu %14lu %10lu %10lu %10lu %10lu  %s\n",
+    const auto& d = p.drops();
+    const uint64_t acl =
+        d.acl_deny() + d.ct_invalid() + d.ct_revoked() + d.ct_limit() + d.ct_full();
+    std::printf("%-16s %-5u %-5s %-17s %12lu %14lu %12lu %14lu %10lu %10lu %10lu %10lu %10lu  %s\n",
                 p.config().name().c_str(), p.port_id(), p.link_up() ? "up" : "down",
                 p.mac().c_str(), p.rx_packets(), p.rx_bytes(), p.tx_packets(), p.tx_bytes(),
-                p.drops().no_mbufs(), p.drops().tx_full(), p.drops().malformed(),
-                p.drops().no_destination(), p.xconnect_peer().c_str());
+                d.no_mbufs(), d.tx_full(), d.malformed(), d.no_destination(), acl,
+                p.xconnect_peer().c_str());
+  }
+  // The ACL drops by reason, for the ports that have any.
+  for (const auto& p : ports) {
+    const auto& d = p.drops();
+    if (d.acl_deny() + d.ct_invalid() + d.ct_revoked() + d.ct_limit() + d.ct_full() == 0) continue;
+    std::printf("  %s: acl_deny %lu, ct_invalid %lu, ct_revoked %lu, ct_limit %lu, ct_full %lu\n",
+                p.config().name().c_str(), d.acl_deny(), d.ct_invalid(), d.ct_revoked(),
+                d.ct_limit(), d.ct_full());
   }
 }
 
@@ -409,6 +432,7 @@ void print_human(const Response& r, const std::vector<std::string>& args) {
       std::printf("%s", r.DebugString().c_str());
       break;
     default:
+      vsw::dpctl::print_acl(r);
       break;
   }
   (void)args;

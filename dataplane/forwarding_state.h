@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "acl_filter.h"
 #include "fdb.h"
 #include "fib.h"
 #include "l2_config.h"
@@ -39,6 +40,9 @@ struct alignas(64) PortForwarding {
   rte_spinlock_t tx_lock[kMaxTxQueues];
   // A running `vswctl capture` of this port (capture.h); null almost always.
   std::atomic<CaptureTap*> capture{nullptr};
+  // The port's ACL (both directions); null when it has none, which costs the fast path one
+  // load and one branch per burst. Published by AclManager; freed after a grace period.
+  std::atomic<const acl::PortAcl*> acl{nullptr};
 };
 
 struct ForwardingState {
@@ -53,6 +57,9 @@ struct ForwardingState {
   // before the first L3Config is published.
   flow::Fib* fib = nullptr;
   flow::NeighborTable* neighbors = nullptr;
+  // Connection tracking for stateful ACLs; set before the first PortAcl is published.
+  // Atomic: set by AclManager::init while workers already run.
+  std::atomic<acl::Conntrack*> conntrack{nullptr};
 };
 
 }  // namespace vsw::dp

@@ -15,6 +15,7 @@
 #include <vector>
 #include "asio.h"
 
+#include "acl_manager.h"
 #include "bridge_manager.h"
 #include "eal_options.h"
 #include "log.h"
@@ -39,21 +40,25 @@ struct Options {
   std::string run_dir;
   unsigned workers = 0;  // 0: every lcore but the main one
   vsw::dp::RouterOptions router;
+  vsw::dp::AclOptions acl;
 };
 
 void usage(FILE* out) {
   std::fprintf(out,
                "usage: vsw-dataplane [EAL options] -- --run-dir DIR [--workers N]\n"
                "                     [--ipv4-routes N] [--ipv6-routes N] [--neighbors N]\n"
+               "                     [--ct-capacity N]\n"
                "  --run-dir DIR  where dataplane.sock and default vhost-user sockets live\n"
                "  --workers N    poll-mode workers (default: every lcore but the main one)\n"
                "  --ipv4-routes N, --ipv6-routes N  FIB capacity, fixed at start (default %u\n"
                "                 and %u; 1M IPv4 routes need about 470 MiB of EAL memory)\n"
                "  --neighbors N  neighbor table capacity (default %u)\n"
+               "  --ct-capacity N  connections per worker's conntrack table, also the default\n"
+               "                 connection limit (default %u)\n"
                "With no EAL memory option, hugepages are used when %llu MiB are free, else\n"
                "--no-huge -m %u (memfd-backed, so vhost-user still works).\n",
                vsw::flow::kDefaultIpv4Routes, vsw::flow::kDefaultIpv6Routes,
-               vsw::flow::kDefaultNeighbors,
+               vsw::flow::kDefaultNeighbors, vsw::dp::kDefaultCtCapacity,
                static_cast<unsigned long long>(vsw::dp::kHugepageBytesWanted >> 20),
                vsw::dp::kNoHugeMegabytes);
 }
@@ -82,6 +87,15 @@ bool parse_options(int argc, char** argv, Options& opt) {
         return false;
       }
       opt.workers = static_cast<unsigned>(n);
+    } else if (arg == "--ct-capacity" && i + 1 < argc) {
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(argv[++i], &end, 10);
+      if (*end != '\0' || n < 64 || n > vsw::dp::kMaxCtCapacity) {
+        std::fprintf(stderr, "vsw-dataplane: --ct-capacity: '%s' is not a number from 64 to %u\n",
+                     argv[i], vsw::dp::kMaxCtCapacity);
+        return false;
+      }
+      opt.acl.ct_capacity = static_cast<uint32_t>(n);
     } else if ((arg == "--ipv4-routes" || arg == "--ipv6-routes" || arg == "--neighbors") &&
                i + 1 < argc) {
       const uint32_t max = arg == "--ipv4-routes"   ? vsw::flow::kMaxIpv4Routes
@@ -221,10 +235,19 @@ int main(int argc, char** argv) {
         io.stop();
       }
     }
+    vsw::dp::AclManager acl(io, *fwd, rcu, opt.workers, opt.acl,
+                            [&ports](uint16_t id) { return ports.name_of(id); });
+    if (exit_code == 0) {
+      if (std::string err = acl.init(); !err.empty()) {
+        log(LogLevel::kError, "%s", err.c_str());
+        exit_code = 1;
+        io.stop();
+      }
+    }
     auto counters = std::make_shared<vsw::dp::ManagementCounters>();
     vsw::dp::CaptureManager captures(io, *fwd, rcu);
-    vsw::dp::RequestHandler handler(ports, bridges, router, captures, *counters, eal.memory_mode,
-                                    opt.workers);
+    vsw::dp::RequestHandler handler(ports, bridges, router, acl, captures, *counters,
+                                    eal.memory_mode, opt.workers);
     vsw::dp::Telemetry telemetry(io,
                                  [&](const vswitch::dp::Request& r) { return handler.handle(r); });
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -259,6 +259,8 @@ PortManager::Baseline PortManager::sum_counters(uint16_t port_id) const {
     b.no_destination += c.no_destination.load(std::memory_order_relaxed);
     b.unknown_vlan += c.unknown_vlan.load(std::memory_order_relaxed);
     b.flooded += c.flooded.load(std::memory_order_relaxed);
+    for (size_t v = 0; v < std::size(b.acl_drops); ++v)
+      b.acl_drops[v] += c.acl_drops[v].load(std::memory_order_relaxed);
   }
   return b;
 }
@@ -290,6 +292,15 @@ void PortManager::fill_status(const Port& port, vswitch::dp::PortStatus* out) co
   drops->set_malformed(now.malformed - base.malformed);
   drops->set_no_destination(now.no_destination - base.no_destination);
   drops->set_unknown_vlan(now.unknown_vlan - base.unknown_vlan);
+  auto acl_drop = [&](acl::AclVerdict v) {
+    const auto i = static_cast<size_t>(v) - 1;
+    return now.acl_drops[i] - base.acl_drops[i];
+  };
+  drops->set_acl_deny(acl_drop(acl::AclVerdict::kDeny));
+  drops->set_ct_invalid(acl_drop(acl::AclVerdict::kInvalid));
+  drops->set_ct_revoked(acl_drop(acl::AclVerdict::kRevoked));
+  drops->set_ct_limit(acl_drop(acl::AclVerdict::kLimit));
+  drops->set_ct_full(acl_drop(acl::AclVerdict::kFull));
   out->set_flooded(now.flooded - base.flooded);
   out->set_xconnect_peer(port.xconnect_peer);
 }
@@ -337,6 +348,9 @@ void PortManager::worker_stats(
     s->set_packets(w.packets.load(std::memory_order_relaxed));
     s->set_busy_cycles(w.busy_cycles.load(std::memory_order_relaxed));
     s->set_learn_dropped(w.learn_dropped.load(std::memory_order_relaxed));
+    s->set_acl_tracked(w.acl.tracked.load(std::memory_order_relaxed));
+    s->set_acl_classified(w.acl.classified.load(std::memory_order_relaxed));
+    s->set_acl_rechecked(w.acl.rechecked.load(std::memory_order_relaxed));
     for (const RxQueueRef& q : assignment_[i])
       s->add_rx_queues(names[q.port] + "/" + std::to_string(q.queue));
   }

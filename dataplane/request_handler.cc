@@ -11,11 +11,13 @@ using vswitch::dp::Request;
 using vswitch::dp::Response;
 
 RequestHandler::RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router,
-                               CaptureManager& captures, const ManagementCounters& mgmt,
-                               std::string memory_mode, unsigned workers)
+                               AclManager& acl, CaptureManager& captures,
+                               const ManagementCounters& mgmt, std::string memory_mode,
+                               unsigned workers)
     : ports_(ports),
       bridges_(bridges),
       router_(router),
+      acl_(acl),
       captures_(captures),
       mgmt_(mgmt),
       memory_mode_(std::move(memory_mode)),
@@ -43,6 +45,7 @@ Status RequestHandler::port_del(const std::string& name) {
   const uint16_t id = ports_.port_id(name);
   if (id == kNoPort) return no_port("name", name);
   captures_.port_removed(id);
+  acl_.port_removed(id);
   bridges_.port_removed(id);
   return ports_.remove(name);
 }
@@ -144,6 +147,48 @@ bool RequestHandler::handle_router(const Request& request, Response& response) {
       return true;
     case Request::kRouterStats:
       router_.router_stats(response.mutable_router_stats());
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool RequestHandler::handle_acl(const Request& request, Response& response) {
+  // An empty port name means every port; an unknown one is NOT_FOUND.
+  auto port = [&](const std::string& name, uint16_t* id) {
+    *id = name.empty() ? kNoPort : ports_.port_id(name);
+    if (!name.empty() && *id == kNoPort) {
+      set_result(response, no_port("port", name));
+      return false;
+    }
+    return true;
+  };
+  uint16_t id;
+  switch (request.body_case()) {
+    case Request::kAclSet:
+      if (request.acl_set().port().empty()) {
+        set_result(response, Status::Error(vswitch::dp::ERROR_CODE_INVALID_ARGUMENT,
+                                           "port: a port name is required"));
+      } else if (port(request.acl_set().port(), &id)) {
+        set_result(response, acl_.set(id, request.acl_set()));
+      }
+      return true;
+    case Request::kAclList:
+      if (port(request.acl_list().port(), &id)) acl_.list(id, response.mutable_acls());
+      return true;
+    case Request::kConnList:
+      if (port(request.conn_list().port(), &id))
+        acl_.conn_list(id, request.conn_list().max(), response.mutable_conns());
+      return true;
+    case Request::kConnFlush:
+      if (port(request.conn_flush().port(), &id))
+        response.mutable_conn_flush()->set_flushed(acl_.conn_flush(id));
+      return true;
+    case Request::kConntrackSet:
+      set_result(response, acl_.conntrack_set(request.conntrack_set()));
+      return true;
+    case Request::kConntrackStats:
+      acl_.conntrack_stats(response.mutable_conntrack_stats());
       return true;
     default:
       return false;
@@ -269,9 +314,7 @@ Response RequestHandler::handle(const Request& request) {
     case Request::kConnFlush:
     case Request::kConntrackSet:
     case Request::kConntrackStats:
-      // The ACL is not wired into the dataplane yet (issue 8): say so instead of pretending.
-      set_result(response, Status::Error(vswitch::dp::ERROR_CODE_FAILED_PRECONDITION,
-                                         "acl: not in this dataplane yet"));
+      handle_acl(request, response);
       break;
     case Request::kCaptureStart:
       if (Status s = capture_start(request.capture_start()); !s.ok()) {

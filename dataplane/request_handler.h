@@ -4,6 +4,7 @@
 #include <chrono>
 #include <string>
 
+#include "acl_manager.h"
 #include "bridge_manager.h"
 #include "capture.h"
 #include "dataplane.pb.h"
@@ -16,7 +17,7 @@ struct ManagementCounters;
 
 class RequestHandler {
  public:
-  RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router,
+  RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router, AclManager& acl,
                  CaptureManager& captures, const ManagementCounters& mgmt, std::string memory_mode,
                  unsigned workers);
 
@@ -32,6 +33,8 @@ class RequestHandler {
   Status mac_add(const vswitch::dp::MacAddRequest& req);
   // Router interfaces, routes, neighbors; false when `request` is none of those.
   bool handle_router(const vswitch::dp::Request& request, vswitch::dp::Response& response);
+  // ACL rule sets, connections, conntrack settings; false when `request` is none of those.
+  bool handle_acl(const vswitch::dp::Request& request, vswitch::dp::Response& response);
   Status bridge_del(const std::string& name);
   Status capture_start(const vswitch::dp::CaptureStartRequest& req);
   void add_l2_state(google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>* ports);
@@ -39,6 +42,7 @@ class RequestHandler {
   PortManager& ports_;
   BridgeManager& bridges_;
   RouterManager& router_;
+  AclManager& acl_;
   CaptureManager& captures_;
   const ManagementCounters& mgmt_;
   std::string memory_mode_;

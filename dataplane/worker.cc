@@ -6,6 +6,7 @@
 #include <rte_ether.h>
 #include <rte_prefetch.h>
 
+#include "acl_stage.h"
 #include "capture.h"
 #include "l2_stage.h"
 #include "l3_stage.h"
@@ -16,6 +17,16 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   TxBuffer& buf = ctx.tx[port];
   if (buf.count == 0) return;
   PortForwarding& pf = ctx.fwd->ports[port];
+  // to-port ACL: whatever put the frames here (switching, routing, flooding, injection).
+  if (const acl::PortAcl* acl = pf.acl.load(std::memory_order_acquire); unlikely(acl != nullptr)) {
+    const uint16_t before = buf.count;
+    buf.count = acl_filter_mbufs(ctx, *acl, port, acl::Direction::kToPort, buf.pkts, buf.count);
+    if (buf.count != before) {
+      buf.bytes = 0;
+      for (uint16_t i = 0; i < buf.count; ++i) buf.bytes += rte_pktmbuf_pkt_len(buf.pkts[i]);
+      if (buf.count == 0) return;
+    }
+  }
   const uint16_t queue = pf.tx_queue[ctx.index];
   if (CaptureTap* tap = pf.capture.load(std::memory_order_acquire);
       unlikely(tap != nullptr) && tap->tx)
@@ -71,10 +82,16 @@ void forward_burst(WorkerContext& ctx, const flow::L2Config* l2, uint16_t in_por
   PortCounters& c = ctx.ports[in_port];
   bump(c.rx_packets, n);
   bump(c.rx_bytes, bytes);
-  PortForwarding& pf = ctx.fwd->ports[in_port];
+  const PortForwarding& pf = ctx.fwd->ports[in_port];
+  // What the guest sent, before the ACL judges it.
   if (CaptureTap* tap = pf.capture.load(std::memory_order_acquire);
       unlikely(tap != nullptr) && tap->rx)
     capture_burst(*tap, pkts, n, PacketDirection::kInbound);
+  // from-port ACL: before every stage (and the flow cache), so nothing bypasses it.
+  if (const acl::PortAcl* acl = pf.acl.load(std::memory_order_acquire); unlikely(acl != nullptr)) {
+    n = acl_filter_mbufs(ctx, *acl, in_port, acl::Direction::kFromPort, pkts, n);
+    if (n == 0) return;
+  }
   const uint16_t peer = pf.xconnect_peer.load(std::memory_order_acquire);
   if (peer != kNoPort) {
     xconnect_stage(ctx, in_port, peer, pkts, n);
@@ -107,6 +124,9 @@ int worker_main(void* arg) {
       process_injected(ctx, l2);
       flush_tx(ctx);
     }
+    // Connections the management thread posted for deletion (expired, revoked, flushed).
+    if (acl::Conntrack* ct = ctx.fwd->conntrack.load(std::memory_order_acquire); ct != nullptr)
+      ct->service(ctx.index, start);
     bump(ctx.loops, 1);
     if (received) {
       bump(ctx.busy_loops, 1);

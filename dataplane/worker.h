@@ -49,6 +49,9 @@ struct alignas(64) PortCounters {
   Counter no_destination{0};
   Counter unknown_vlan{0};  // tagged with a VLAN no attachment of the port claims
   Counter flooded{0};       // received frames flooded (broadcast, multicast, unknown unicast)
+  // Dropped by the port's ACL (either direction), by acl::AclVerdict: [v - 1] for kDeny
+  // (acl_deny), kInvalid, kRevoked, kLimit, kFull (ct_*).
+  Counter acl_drops[static_cast<int>(acl::AclVerdict::kCount) - 1] = {};
 };
 
 // Per worker: what the L3 stage did with the packets addressed to a router interface.
@@ -93,6 +96,7 @@ struct alignas(64) WorkerContext {
   Counter learn_dropped{0};  // learn events lost because the ring was full
   PortCounters ports[kMaxPorts];
   RouterCounters router;
+  acl::AclFilterCounters acl;
   flow::FlowCache cache;
 
   // Worker-private.

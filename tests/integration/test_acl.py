@@ -194,8 +194,9 @@ class AclTest(vswtest.TestCase):
             self.assertEqual(parse_ping(r.stdout)[1], 0, r.stdout)
             icmp4 = acl_add("--priority", "90", "--action", "permit-stateful", "--src",
                             "10.211.1.0/24", "--proto", "icmp", "--icmp-type", "8")
+            # (A loaded machine may lose an echo to ping's timeout: one answer proves the rule.)
             r = a.ns.ping(B4, count=3, interval=0.1)
-            self.assertEqual(parse_ping(r.stdout), (3, 3), r.stdout)
+            self.assertGreaterEqual(parse_ping(r.stdout)[1], 1, r.stdout)
 
             # --- UDP request/response through a stateful UDP rule
             def udp(addr: str) -> str:
@@ -245,12 +246,18 @@ class AclTest(vswtest.TestCase):
                                   TCP(sport=rng.randrange(1024, 65536), dport=80, flags="S",
                                       seq=rng.randrange(1 << 32)))
                       for _ in range(FLOOD)]
+            # A queue long enough for the whole flood, so the kernel's tap does not drop
+            # most of it before the switch sees it.
+            a.ns.exec(["ip", "link", "set", "dev", a.iface, "txqueuelen", str(2 * FLOOD)])
             sent = env.raw(a).send_all(frames)
             log(f"SYN flood: {sent} frames sent from A")
 
             def limit_drops() -> int:
                 return int(ctl.port("pb")["state"]["counters"]["drop_ct_limit"]) - before
-            wait_until(lambda: limit_drops() > 0, 30, "pb's ct_limit drops to count the flood",
+            # Most of the flood is over the limit (some source ports repeat, and a loaded
+            # machine may lose some frames on the way in: half is the bound).
+            wait_until(lambda: limit_drops() >= (FLOOD - LIMIT) // 2, 60,
+                       "pb's ct_limit drops to count the flood",
                        state=lambda: ctl.port("pb")["state"]["counters"])
             stats = ctl.vswctl("conntrack", "show")["stats"]
             log(f"after the flood: {limit_drops()} ct_limit drops on pb; conntrack {stats}")

@@ -1,5 +1,6 @@
 #include "pipeline_harness.h"
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ip.h>
@@ -58,7 +59,7 @@ vsw::dp::RouterOptions small_router_options() {
   return o;
 }
 
-Pipeline::Pipeline(const vsw::dp::RouterOptions& router_options) {
+Pipeline::Pipeline(const vsw::dp::RouterOptions& router_options, uint32_t ct_capacity) {
   const size_t size = rte_rcu_qsbr_get_memsize(1);
   rcu = static_cast<rte_rcu_qsbr*>(rte_zmalloc(nullptr, size, RTE_CACHE_LINE_SIZE));
   rte_rcu_qsbr_init(rcu, 1);
@@ -84,6 +85,11 @@ Pipeline::Pipeline(const vsw::dp::RouterOptions& router_options) {
       io, *fwd, rcu, std::vector<vsw::dp::WorkerContext*>{ctx.get()}, pool, router_options,
       [this](const std::string& name) { return bridges->bridge_id(name); });
   if (std::string err = router->init(); !err.empty()) throw std::runtime_error(err);
+  vsw::dp::AclOptions acl_options;
+  acl_options.ct_capacity = ct_capacity;
+  acl = std::make_unique<vsw::dp::AclManager>(io, *fwd, rcu, 1, acl_options,
+                                              [this](uint16_t id) { return ports->name_of(id); });
+  if (std::string err = acl->init(); !err.empty()) throw std::runtime_error(err);
 }
 
 void Pipeline::router_step() {
@@ -124,6 +130,7 @@ void Pipeline::send_frame(uint16_t port, const std::vector<uint8_t>& frame) {
 
 Pipeline::~Pipeline() {
   drain_all();
+  acl.reset();
   router.reset();
   bridges.reset();
   ports.reset();
@@ -144,6 +151,7 @@ uint16_t Pipeline::add_port(const std::string& name) {
 
 void Pipeline::remove_port(const std::string& name) {
   const uint16_t id = ports->port_id(name);
+  acl->port_removed(id);
   bridges->port_removed(id);
   ports->remove(name);
   std::erase(port_ids, id);
@@ -186,6 +194,8 @@ void Pipeline::send_mbufs(uint16_t port, rte_mbuf** pkts, uint16_t n) {
     vsw::dp::forward_burst(*ctx, l2, port, pkts + off, burst);
     vsw::dp::flush_tx(*ctx);
   }
+  // As the worker loop: delete the connections the management thread posted.
+  fwd->conntrack.load()->service(0, rte_rdtsc());
   rte_rcu_qsbr_quiescent(rcu, 0);
   rte_rcu_qsbr_thread_offline(rcu, 0);
 }

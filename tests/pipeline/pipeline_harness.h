@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "acl_manager.h"
 #include "asio.h"
 #include "bridge_manager.h"
 #include "forwarding_state.h"
@@ -59,7 +60,8 @@ vsw::dp::RouterOptions small_router_options();
 
 class Pipeline {
  public:
-  explicit Pipeline(const vsw::dp::RouterOptions& router_options = small_router_options());
+  explicit Pipeline(const vsw::dp::RouterOptions& router_options = small_router_options(),
+                    uint32_t ct_capacity = 1024);
   ~Pipeline();
 
   // Adds a ring port; returns its port id (asserts on failure).
@@ -98,6 +100,9 @@ class Pipeline {
   std::unique_ptr<vsw::dp::PortManager> ports;
   std::unique_ptr<vsw::dp::BridgeManager> bridges;
   std::unique_ptr<vsw::dp::RouterManager> router;
+  // Conntrack tables of `ct_capacity` (1024 by default); its timer never runs: call
+  // acl->tick().
+  std::unique_ptr<vsw::dp::AclManager> acl;
   std::vector<uint16_t> port_ids;
 };
 
