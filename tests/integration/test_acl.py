@@ -27,7 +27,9 @@ import os
 import random
 import subprocess
 
+import controld_env
 import vswtest
+from controld_env import ControldEnv
 from l2_env import L2Env, scapy_frame
 from vswtest import log, parse_ping, wait_until
 
@@ -278,6 +280,67 @@ class AclTest(vswtest.TestCase):
             log(f"rule hits: {hits}")
             self.assertGreater(hits[icmp4], 0, hits)
             self.assertGreater(hits[tcp4], 0, hits)
+
+
+    def test_replayed_after_restarts(self):
+        """Rules stored while the dataplane is down are programmed when it comes; a killed
+        dataplane gets them back; a restarted controld adopts them without re-sending (the
+        dataplane's generation of the list does not change); a setting the dataplane refuses
+        is not stored."""
+        with ControldEnv() as env:
+            ctl = env.controld()
+            ctl.vswctl("port", "add", "pb", "--type", "ring")
+            ctl.vswctl("acl", "add", "pb", "--dir", "to-port", "--priority", "100", "--action",
+                       "permit-stateful", "--src", "10.1.0.0/24", "--proto", "tcp",
+                       "--dport", "80")
+            ctl.vswctl("acl", "add", "pb", "--dir", "from-port", "--priority", "5", "--action",
+                       "deny", "--dst", "fd00::/8", "--proto", "udp")
+            ctl.vswctl("acl", "default", "pb", "--dir", "to-port", "deny")
+            ctl.vswctl("conntrack", "set", "--limit", "500", "--timeout", "icmp=7")
+            self.assertFalse(ctl.vswctl("acl", "list", "pb")["acls"][0]["programmed"])
+
+            def live(dp) -> dict:
+                acls = dp.dpctl("acl", "list", "pb")["acls"].get("acls", [])
+                return {a["dir"]: (a.get("default_action"), sorted(int(r["rule"]["id"])
+                                                                   for r in a.get("rules", [])),
+                                   a.get("generation"))
+                        for a in acls}
+
+            def check_programmed(dp) -> dict:
+                ctl.wait_programmed()
+                acls = ctl.vswctl("acl", "list", "pb")["acls"]
+                self.assertTrue(all(a["programmed"] for a in acls), acls)
+                have = live(dp)
+                self.assertEqual({d: v[:2] for d, v in have.items()},
+                                 {"ACL_DIRECTION_TO_PORT": ("ACL_ACTION_DENY", [1]),
+                                  "ACL_DIRECTION_FROM_PORT": ("ACL_ACTION_PERMIT", [2])}, have)
+                ct = ctl.vswctl("conntrack", "show")
+                self.assertTrue(ct["programmed"], ct)
+                self.assertEqual((ct["stats"]["limit"], ct["stats"]["timeouts"]["icmp"]),
+                                 (500, 7), ct)
+                return have
+
+            dp = env.dataplane()
+            check_programmed(dp)
+            controld_env.kill_dataplane(env, dp)
+            dp = env.dataplane()
+            before = check_programmed(dp)
+            ctl.kill()
+            ctl.start()
+            self.assertEqual(check_programmed(dp), before, "controld re-sent an unchanged list")
+
+            # A limit past the dataplane's capacity: refused by the dataplane, not stored.
+            state = ctl.state_file.read_bytes()
+            code, line = ctl.vswctl_fail("conntrack", "set", "--limit", "4000000000", code=1)
+            log(f"refused by the dataplane: {line}")
+            self.assertEqual(ctl.state_file.read_bytes(), state)
+            self.assertEqual(ctl.vswctl("conntrack", "show")["spec"]["limit"], 500)
+
+            # Deleting the port deletes its ACL, in controld and in the dataplane.
+            ctl.vswctl("port", "del", "pb")
+            ctl.vswctl("port", "add", "pb", "--type", "ring")
+            self.assertEqual(live(dp), {})
+            self.assertEqual(ctl.vswctl("acl", "list")["acls"], [])
 
 
 if __name__ == "__main__":
