@@ -51,6 +51,11 @@ void copy_counters(const vswitch::dp::PortStatus& live, vswitch::v1::PortState* 
   c->set_drop_no_destination(live.drops().no_destination());
   c->set_drop_unknown_vlan(live.drops().unknown_vlan());
   c->set_flooded(live.flooded());
+  c->set_drop_acl_deny(live.drops().acl_deny());
+  c->set_drop_ct_invalid(live.drops().ct_invalid());
+  c->set_drop_ct_revoked(live.drops().ct_revoked());
+  c->set_drop_ct_limit(live.drops().ct_limit());
+  c->set_drop_ct_full(live.drops().ct_full());
   c->set_drop_port_security(live.drops().port_security());
   state->set_mac_limit(live.mac_limit());
   state->set_macs(live.macs());
@@ -234,6 +239,7 @@ std::string Controller::connect_and_replay_locked() {
     program_port_limit_locked(spec, it == live_limits.end() ? 0 : it->second);
     if (!connected_) return "replaying the MAC limit of port " + spec.name() + ": " + last_error_;
   }
+  if (std::string err = replay_acl_locked(); !err.empty()) return err;
   programmed_ = true;
   ++connects_;
   last_replay_ms_ = static_cast<uint64_t>(
@@ -416,12 +422,20 @@ Status Controller::delete_port(const std::string& name) {
   ports->erase(std::remove_if(ports->begin(), ports->end(),
                               [&](const PortSpec& p) { return p.name() == name; }),
                ports->end());
+  // Its ACLs go with it (as a Neutron port's security-group bindings do); the dataplane drops
+  // them, and the port's connections, with the port.
+  auto* acls = next.mutable_acls();
+  acls->erase(std::remove_if(acls->begin(), acls->end(),
+                             [&](const vswitch::state::AclRecord& a) { return a.port() == name; }),
+              acls->end());
   if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
   Request req;
   req.mutable_port_del()->set_name(name);
   Response r;
   call_locked(req, &r);  // NOT_FOUND is fine: the dataplane had refused it
   port_result_.erase(name);
+  acl_result_.erase(name + "/to-port");
+  acl_result_.erase(name + "/from-port");
   publish_status_locked();
   return Status::OK;
 }
@@ -619,6 +633,7 @@ void Controller::build_status_locked(vswitch::v1::Status* out) const {
     e->set_error(it->second);
   }
   build_l2_status_locked(out);
+  build_acl_status_locked(out);
 }
 
 Status Controller::stats(vswitch::v1::Stats* out) {
