@@ -36,6 +36,7 @@ void print_status(const vswitch::v1::Status& status) {
   kv.add("static macs", std::to_string(status.static_macs()));
   kv.add("router interfaces", std::to_string(status.router_interfaces()));
   kv.add("routes", std::to_string(status.routes()) + " static");
+  kv.add("acl rules", std::to_string(status.acl_rules()));
   kv.add("vms",
          std::to_string(status.vms()) + " (" + std::to_string(status.vms_running()) + " running)");
   kv.add("errors", status.errors().empty() ? "none" : std::to_string(status.errors_size()));
