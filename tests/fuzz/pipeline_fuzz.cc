@@ -325,7 +325,8 @@ class Harness {
     }
   }
 
-  // Reads back and frees what every port transmitted; checks each frame parses.
+  // Reads back and frees what every port transmitted; with `sent_src` (the frame sent in),
+  // checks each frame as check_output does.
   size_t drain(const uint8_t* sent_src = nullptr) {
     size_t n = 0;
     rte_mbuf* pkts[32];
