@@ -2,9 +2,10 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 BUILD_TYPE ?= RelWithDebInfo
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build test unit-test asan-test format-check format demo bench clean
+.PHONY: all deps build test unit-test asan-test fuzz fuzz-smoke format-check format demo bench clean
 
 all: build
 
@@ -24,6 +25,16 @@ asan-test: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -L unit
 
+# libFuzzer targets (clang; docs/fuzzing.md), each on a copy of its corpus in tests/fuzz/corpus.
+# fuzz-smoke is make test's 60 s per target; fuzz runs them longer (FUZZ_SECONDS each).
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 60
+fuzz-smoke: deps
+	@BUILD_FUZZ=$(FUZZ_BUILD) JOBS=$(JOBS) ./tests/fuzz/run.sh -t $(FUZZ_SMOKE_SECONDS)
+
+fuzz: deps
+	@BUILD_FUZZ=$(FUZZ_BUILD) JOBS=$(JOBS) ./tests/fuzz/run.sh -t $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 format-check:
 	@./scripts/format.sh --check
 
@@ -33,7 +44,7 @@ format:
 unit-test: build
 	@cd $(BUILD) && ctest --output-on-failure -L unit
 
-test: deps format-check build asan-test
+test: deps format-check build asan-test fuzz-smoke
 	@cd $(BUILD) && ctest --output-on-failure --timeout 600
 
 demo: deps build
@@ -55,4 +66,4 @@ else
 endif
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -231,11 +231,17 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   if (unlikely(!flow::neighbor_usable(w))) return false;
   auto* p = rte_pktmbuf_mtod(m, uint8_t*);
   const uint16_t l3_off = parsed.l2_len;
+  // The key does not cover the IP lengths: a header claiming more than the frame holds takes
+  // the miss path, which drops it as bad_header (found by fuzzing, tests/fuzz).
+  const uint32_t l3_len = rte_pktmbuf_data_len(m) - l3_off;
   if (r.v6) {
     // The key folds the addresses: the full ones must match too.
     if (unlikely(std::memcmp(p + l3_off + 8, r.addrs, 32) != 0 || p[l3_off + 7] <= 1)) return false;
-  } else if (unlikely(p[l3_off + 8] <= 1)) {
-    return false;  // TTL: the miss path sends the time exceeded
+    if (unlikely(40u + ((p[l3_off + 4] << 8) | p[l3_off + 5]) > l3_len)) return false;
+  } else {
+    if (unlikely(p[l3_off + 8] <= 1)) return false;  // TTL: the miss path sends time exceeded
+    const uint32_t ihl = (p[l3_off] & 0x0f) * 4u, total = (p[l3_off + 2] << 8) | p[l3_off + 3];
+    if (unlikely(total < ihl || total > l3_len)) return false;
   }
   if (unlikely(parsed.tagged)) {
     if (rte_vlan_strip(m) != 0) {

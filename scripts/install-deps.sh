@@ -60,6 +60,8 @@ packages=(
   dpdk dpdk-dev libdpdk-dev libbpf-dev libxdp-dev
   libboost-dev protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (tests/fuzz): clang with libFuzzer and the sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # tests: real peers
   python3 python3-scapy python3-grpcio python3-grpc-tools python3-protobuf
   iproute2 iputils-ping traceroute tcpdump netcat-openbsd iperf3 procps kmod curl openssl util-linux

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Builds the fuzz targets (clang, libFuzzer, ASan, UBSan) and runs each for a while on a copy
+# of its corpus, so the repository is left as it was. See docs/fuzzing.md.
+#   tests/fuzz/run.sh [-t SECONDS] [TARGET...]     (default: 60 s, every target)
+# Environment: BUILD_FUZZ (build directory, default build-fuzz), JOBS (build jobs),
+# FUZZ_OUT (logs, crash inputs and the grown corpora; default BUILD_FUZZ/fuzz-out).
+# Exits non-zero when a target crashed or broke an invariant; its input is in FUZZ_OUT.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+seconds=60
+if [[ ${1:-} == -t ]]; then
+  seconds=$2
+  shift 2
+fi
+all_targets=(packet_parser pipeline frame_codec conn_state)
+targets=("$@")
+[[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
+build=${BUILD_FUZZ:-build-fuzz}
+out=${FUZZ_OUT:-$build/fuzz-out}
+jobs=${JOBS:-$(nproc)}
+
+if [[ ! -f $build/build.ninja ]]; then
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DVSW_FUZZ=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$build" -j "$jobs"
+
+mkdir -p "$out"
+failed=()
+for t in "${targets[@]}"; do
+  bin=$build/bin/fuzz_$t
+  [[ -x $bin ]] || { echo "fuzz: no target '$t' (have: ${all_targets[*]})" >&2; exit 2; }
+  corpus=$out/corpus-$t
+  artifacts=$out/crashes-$t
+  rm -rf "$corpus"
+  mkdir -p "$corpus" "$artifacts"
+  cp tests/fuzz/corpus/$t/* "$corpus"/
+  log=$out/$t.log
+  start=$(date +%s)
+  # -timeout: one input taking longer is a hang, reported like a crash.
+  "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+    -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 &
+  pid=$!
+  rc=0
+  wait $pid || rc=$?
+  # The pipeline target's EAL runtime directory (removed at a normal exit, not after a crash).
+  rm -rf "/var/run/dpdk/vsw-fuzz-$pid"
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -1 || true)
+  if [[ $rc -ne 0 ]]; then
+    failed+=("$t")
+    echo "fuzz $t: FAILED after $(($(date +%s) - start)) s (exit $rc); log $log, input(s):" >&2
+    ls "$artifacts" >&2
+    grep -E 'ERROR|invariant violated|SUMMARY' "$log" | head -5 >&2 || true
+  else
+    echo "fuzz $t: ok, ${runs:-?} inputs in $(($(date +%s) - start)) s, ${cov:-cov: ?}," \
+      "corpus $(ls "$corpus" | wc -l) (kept in $corpus)"
+  fi
+done
+if [[ ${#failed[@]} -ne 0 ]]; then
+  echo "fuzz: failed: ${failed[*]} (reproduce: $build/bin/fuzz_TARGET INPUT)" >&2
+  exit 1
+fi
