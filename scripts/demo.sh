@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: vsw-dataplane and vsw-controld, two tap ports cross-connected through vswctl,
 # two network namespaces pinging through the switch, three namespaces on a bridge, two QEMU
-# guests (launched by controld: vswctl vm) on two bridges joined by the router, the
+# guests (launched by controld: vswctl vm) on two bridges joined by the router, a stateful
+# firewall letting a connection in one way and not the other, the
 # counters, a dataplane restart that controld repairs on its own, and a clean exit. Everything it starts it also stops, unless
 # KEEP=1 (then it says how to take it down).
 set -euo pipefail
@@ -107,6 +108,36 @@ echo "  (each namespace's MAC was learned on its port; the kernel's view from ${
 ip -n "${BRIDGE_NS[0]}" neigh show
 vswctl flow stats
 
+step "The firewall: h2 (10.251.0.2) lets in TCP 5201 and ping from h1 only; the rest is denied"
+vswctl acl add h2 --dir to-port --priority 100 --action permit-stateful --proto tcp \
+  --src 10.251.0.1/32 --dport 5201 >/dev/null
+vswctl acl add h2 --dir to-port --priority 90 --action permit-stateful --proto icmp \
+  --src 10.251.0.1/32 >/dev/null
+vswctl acl default h2 --dir to-port deny
+vswctl acl list h2
+# Bounded listeners (timeout) with their pids, so nothing outlives the demo.
+ip netns exec "${BRIDGE_NS[1]}" timeout 20 iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 50); do ip netns exec "${BRIDGE_NS[1]}" ss -Hltn 'sport = :5201' | grep -q . && break; sleep 0.1; done
+echo "  h1 -> h2:5201 (iperf3, 1 s): allowed, and its replies pass as part of the connection"
+ip netns exec "${BRIDGE_NS[0]}" iperf3 -c 10.251.0.2 -p 5201 -t 1 | grep -E "sender|receiver"
+wait "$SERVER_PID" || true
+echo "  h1 pings h2: allowed"
+ip netns exec "${BRIDGE_NS[0]}" ping -c 2 -W 2 10.251.0.2 | tail -2
+echo "  h3 pings h2 and connects to h2:5201: denied"
+ip netns exec "${BRIDGE_NS[2]}" ping -c 2 -W 1 10.251.0.2 | tail -2 || true
+ip netns exec "${BRIDGE_NS[2]}" nc -z -w 2 10.251.0.2 5201 && echo "  connected?!" ||
+  echo "  h3 -> h2:5201: no connection"
+echo "  h2 opens a connection to h1:7000: its SYN leaves, but h1's answer is not let back in"
+ip netns exec "${BRIDGE_NS[0]}" timeout 10 nc -l 7000 >/dev/null 2>&1 &
+LISTEN_PID=$!
+for _ in $(seq 50); do ip netns exec "${BRIDGE_NS[0]}" ss -Hltn 'sport = :7000' | grep -q . && break; sleep 0.1; done
+ip netns exec "${BRIDGE_NS[1]}" nc -z -w 2 10.251.0.1 7000 && echo "  connected?!" ||
+  echo "  h2 -> h1:7000: no connection (the SYN-ACK is dropped at h2's port)"
+kill "$LISTEN_PID" 2>/dev/null; wait "$LISTEN_PID" 2>/dev/null || true
+vswctl conn list h2
+vswctl port show h2 | grep -E "^ *(drops|acl_deny|ct_invalid)"
+
 step "The router: a second bridge, br1, joined to br0 by router interfaces"
 vswctl bridge add br1
 vswctl router-if add r0 --bridge br0 --ip 10.251.0.254/24
@@ -174,7 +205,6 @@ step "Guests: an ACPI power-down through QMP, then deleted"
 vswctl vm stop vm1
 vswctl vm del vm1
 vswctl vm del vm2
-echo "  (the firewall's building blocks exist but are not in the forwarding path yet: no ACL step)"
 
 step "Stopping: controld, then the dataplane (workers stop, ports close, sockets go)"
 stop_pid "$CTL_PID"; CTL_PID=

@@ -167,6 +167,8 @@ class MetricsTest(vswtest.TestCase):
             self.assertEqual(value(first, "vswitch_port_drops_total", port=a.port,
                                    reason="malformed"), 0)
 
+            rule = ctl.vswctl("acl", "add", b.port, "--dir", "to-port", "--priority", "10",
+                              "--action", "permit", "--proto", "icmp")
             r = a.ping(b, count=20, interval=0.05)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             # The ports' counters are the workers' own: wait until this scrape sees the
@@ -187,6 +189,16 @@ class MetricsTest(vswtest.TestCase):
             self.assertGreater(value(second, "vswitch_worker_packets_total", worker="0"), 0)
             self.assertIn(("vswitch_flow_cache_hits_total", (("worker", "0"),)), second)
             self.assertIn(("vswitch_fib_capacity", (("family", "ipv4"),)), second)
+            self.assertGreater(value(second, "vswitch_conntrack_capacity"), 0)
+            def rule_hits():
+                s = parse_exposition(get(port)[2])
+                return value(s, "vswitch_acl_rule_hits_total", port=b.port, dir="to-port",
+                             rule=str(rule["spec"]["id"])) >= 20
+            wait_until(rule_hits, 30, "the ICMP rule's hits in the metrics")
+            self.assertEqual(value(second, "vswitch_port_drops_total", port=a.port,
+                                   reason="acl_deny"), 0)
+            self.assertEqual(value(second, "vswitch_port_drops_total", port=a.port,
+                                   reason="port_security"), 0)
 
             promtool = shutil.which("promtool")
             if promtool:
