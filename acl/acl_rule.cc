@@ -96,6 +96,23 @@ std::string parse_port_range(std::string_view field, std::string_view text, Port
   return {};
 }
 
+std::string proto_name(uint8_t proto) {
+  switch (proto) {
+    case kProtoTcp:
+      return "tcp";
+    case kProtoUdp:
+      return "udp";
+    case kProtoIcmp:
+      return "icmp";
+    case kProtoIcmpv6:
+      return "icmpv6";
+    case kProtoSctp:
+      return "sctp";
+    default:
+      return std::to_string(proto);
+  }
+}
+
 std::string parse_proto(std::string_view text, uint8_t* out) {
   static constexpr std::pair<std::string_view, uint8_t> kNames[] = {
       {"tcp", kProtoTcp},       {"udp", kProtoUdp},   {"icmp", kProtoIcmp},

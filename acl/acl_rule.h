@@ -94,6 +94,8 @@ std::string parse_prefix(std::string_view field, std::string_view text, Prefix* 
 std::string parse_port_range(std::string_view field, std::string_view text, PortRange* out);
 // "tcp", "udp", "icmp", "icmpv6", "sctp" or a number 0..255.
 std::string parse_proto(std::string_view text, uint8_t* out);
+// The name parse_proto reads ("tcp", ...), or the number.
+std::string proto_name(uint8_t proto);
 std::string parse_action(std::string_view text, Action* out);
 std::string parse_direction(std::string_view text, Direction* out);
 

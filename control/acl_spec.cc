@@ -25,23 +25,6 @@ bool parse_u32(std::string_view text, uint32_t max, uint32_t* out) {
   return true;
 }
 
-std::string proto_name(uint8_t proto) {
-  switch (proto) {
-    case acl::kProtoTcp:
-      return "tcp";
-    case acl::kProtoUdp:
-      return "udp";
-    case acl::kProtoIcmp:
-      return "icmp";
-    case acl::kProtoIcmpv6:
-      return "icmpv6";
-    case acl::kProtoSctp:
-      return "sctp";
-    default:
-      return std::to_string(proto);
-  }
-}
-
 std::string range_text(const acl::PortRange& r) {
   if (r.any()) return "";
   if (r.lo == r.hi) return std::to_string(r.lo);
@@ -91,7 +74,7 @@ void canonical_fields(const acl::Rule& rule, AclRuleSpec* out) {
   out->set_action(std::string(acl::to_string(rule.action)));
   out->set_src(rule.src ? acl::to_string(*rule.src) : "");
   out->set_dst(rule.dst ? acl::to_string(*rule.dst) : "");
-  out->set_proto(rule.proto ? proto_name(*rule.proto) : "");
+  out->set_proto(rule.proto ? acl::proto_name(*rule.proto) : "");
   out->set_sport(range_text(rule.sport));
   out->set_dport(range_text(rule.dport));
   out->set_icmp_type(rule.icmp_type ? std::to_string(*rule.icmp_type) : "");

@@ -88,23 +88,6 @@ std::string format_addr(const uint8_t* addr, uint8_t family) {
   return buf;
 }
 
-std::string proto_name(uint8_t proto) {
-  switch (proto) {
-    case acl::kProtoTcp:
-      return "tcp";
-    case acl::kProtoUdp:
-      return "udp";
-    case acl::kProtoIcmp:
-      return "icmp";
-    case acl::kProtoIcmpv6:
-      return "icmpv6";
-    case acl::kProtoSctp:
-      return "sctp";
-    default:
-      return std::to_string(proto);
-  }
-}
-
 // ConntrackSetRequest's timeout names, in Timeouts.
 uint32_t* timeout_slot(acl::Timeouts& t, const std::string& name) {
   using acl::ConnState;
@@ -304,7 +287,7 @@ void AclManager::conn_list(uint16_t port_id, uint32_t max, vswitch::dp::ConnList
     const int opener = c.orig_swapped ? 1 : 0;
     o->set_port(port_name_(c.key.zone));
     o->set_opened(from_dir(c.origin_dir));
-    o->set_proto(proto_name(c.key.proto));
+    o->set_proto(acl::proto_name(c.key.proto));
     o->set_src(format_addr(c.key.addr[opener], c.key.family));
     o->set_sport(c.key.port[opener]);
     o->set_dst(format_addr(c.key.addr[1 - opener], c.key.family));
