@@ -211,6 +211,47 @@ Status ApiService::GetVmConsole(ServerContext*, const vswitch::v1::GetVmConsoleR
   return controller_.vm_console(*req, out);
 }
 
+Status ApiService::AddAclRule(ServerContext*, const vswitch::v1::AddAclRuleRequest* req,
+                              vswitch::v1::AclRule* out) {
+  if (!req->has_rule()) return Status(grpc::StatusCode::INVALID_ARGUMENT, "rule: required");
+  return controller_.add_acl_rule(req->rule(), out);
+}
+
+Status ApiService::DeleteAclRule(ServerContext*, const vswitch::v1::DeleteAclRuleRequest* req,
+                                 vswitch::v1::DeleteAclRuleResponse*) {
+  return controller_.delete_acl_rule(req->port(), req->id());
+}
+
+Status ApiService::ListAcls(ServerContext*, const vswitch::v1::ListAclsRequest* req,
+                            vswitch::v1::ListAclsResponse* out) {
+  return controller_.list_acls(req->port(), out);
+}
+
+Status ApiService::SetAclDefault(ServerContext*, const vswitch::v1::SetAclDefaultRequest* req,
+                                 vswitch::v1::PortAcl* out) {
+  return controller_.set_acl_default(*req, out);
+}
+
+Status ApiService::ListConnections(ServerContext*, const vswitch::v1::ListConnectionsRequest* req,
+                                   vswitch::v1::ListConnectionsResponse* out) {
+  return controller_.list_connections(*req, out);
+}
+
+Status ApiService::FlushConnections(ServerContext*, const vswitch::v1::FlushConnectionsRequest* req,
+                                    vswitch::v1::FlushConnectionsResponse* out) {
+  return controller_.flush_connections(req->port(), out);
+}
+
+Status ApiService::SetConntrack(ServerContext*, const vswitch::v1::SetConntrackRequest* req,
+                                vswitch::v1::Conntrack* out) {
+  return controller_.set_conntrack(*req, out);
+}
+
+Status ApiService::GetConntrack(ServerContext*, const vswitch::v1::GetConntrackRequest*,
+                                vswitch::v1::Conntrack* out) {
+  return controller_.get_conntrack(out);
+}
+
 Status ApiService::StartCapture(ServerContext*, const vswitch::v1::StartCaptureRequest* req,
                                 vswitch::v1::Capture* out) {
   return controller_.start_capture(*req, out);

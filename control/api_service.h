@@ -90,6 +90,23 @@ class ApiService final : public vswitch::v1::Vswitch::Service {
                        vswitch::v1::ListVmsResponse* out) override;
   grpc::Status GetVmConsole(grpc::ServerContext*, const vswitch::v1::GetVmConsoleRequest* req,
                             vswitch::v1::VmConsole* out) override;
+  grpc::Status AddAclRule(grpc::ServerContext*, const vswitch::v1::AddAclRuleRequest* req,
+                          vswitch::v1::AclRule* out) override;
+  grpc::Status DeleteAclRule(grpc::ServerContext*, const vswitch::v1::DeleteAclRuleRequest* req,
+                             vswitch::v1::DeleteAclRuleResponse*) override;
+  grpc::Status ListAcls(grpc::ServerContext*, const vswitch::v1::ListAclsRequest* req,
+                        vswitch::v1::ListAclsResponse* out) override;
+  grpc::Status SetAclDefault(grpc::ServerContext*, const vswitch::v1::SetAclDefaultRequest* req,
+                             vswitch::v1::PortAcl* out) override;
+  grpc::Status ListConnections(grpc::ServerContext*, const vswitch::v1::ListConnectionsRequest* req,
+                               vswitch::v1::ListConnectionsResponse* out) override;
+  grpc::Status FlushConnections(grpc::ServerContext*,
+                                const vswitch::v1::FlushConnectionsRequest* req,
+                                vswitch::v1::FlushConnectionsResponse* out) override;
+  grpc::Status SetConntrack(grpc::ServerContext*, const vswitch::v1::SetConntrackRequest* req,
+                            vswitch::v1::Conntrack* out) override;
+  grpc::Status GetConntrack(grpc::ServerContext*, const vswitch::v1::GetConntrackRequest*,
+                            vswitch::v1::Conntrack* out) override;
 
   grpc::Status StartCapture(grpc::ServerContext*, const vswitch::v1::StartCaptureRequest* req,
                             vswitch::v1::Capture* out) override;

@@ -51,6 +51,12 @@ void copy_counters(const vswitch::dp::PortStatus& live, vswitch::v1::PortState* 
   c->set_drop_no_destination(live.drops().no_destination());
   c->set_drop_unknown_vlan(live.drops().unknown_vlan());
   c->set_flooded(live.flooded());
+  c->set_drop_acl_deny(live.drops().acl_deny());
+  c->set_drop_ct_invalid(live.drops().ct_invalid());
+  c->set_drop_ct_revoked(live.drops().ct_revoked());
+  c->set_drop_ct_limit(live.drops().ct_limit());
+  c->set_drop_ct_full(live.drops().ct_full());
+  c->set_drop_port_security(live.drops().port_security());
   state->set_mac_limit(live.mac_limit());
   state->set_macs(live.macs());
   state->set_learn_limit_drops(live.learn_limit_drops());
@@ -185,11 +191,13 @@ std::string Controller::connect_and_replay_locked() {
   if (std::string err = remove_l2_locked(&live_l2); !err.empty()) return err;
   std::set<std::string> kept;
   std::map<std::string, uint32_t> live_limits;  // of the kept ports
+  std::map<std::string, vswitch::dp::PortStatus> live_kept;
   for (const auto& p : live_ports.ports()) {
     const PortSpec* want = find_port_locked(p.config().name());
     if (want && same_config(to_dataplane(*want), p.config())) {
       kept.insert(p.config().name());
       live_limits[p.config().name()] = p.mac_limit();
+      live_kept[p.config().name()] = p;
       continue;
     }
     req.Clear();
@@ -206,6 +214,13 @@ std::string Controller::connect_and_replay_locked() {
       program_port_locked(spec);
     }
     if (!connected_) return "replaying port " + spec.name() + ": " + last_error_;
+  }
+  // Port security before anything connects the ports to the rest of the switch.
+  for (const PortSpec& spec : state_.ports()) {
+    auto kept_it = live_kept.find(spec.name());
+    const vswitch::dp::PortStatus fresh;  // a port just added has no port security yet
+    program_port_security_locked(spec, kept_it == live_kept.end() ? &fresh : &kept_it->second);
+    if (!connected_) return "replaying the port security of " + spec.name() + ": " + last_error_;
   }
   for (const XconnectSpec& x : state_.xconnects()) {
     bool live = false;
@@ -224,6 +239,7 @@ std::string Controller::connect_and_replay_locked() {
     program_port_limit_locked(spec, it == live_limits.end() ? 0 : it->second);
     if (!connected_) return "replaying the MAC limit of port " + spec.name() + ": " + last_error_;
   }
+  if (std::string err = replay_acl_locked(); !err.empty()) return err;
   programmed_ = true;
   ++connects_;
   last_replay_ms_ = static_cast<uint64_t>(
@@ -249,6 +265,31 @@ void Controller::program_port_locked(const PortSpec& spec, vswitch::dp::PortStat
   } else {
     port_result_[spec.name()] = "";
     if (live) *live = r.port();
+  }
+}
+
+void Controller::program_port_security_locked(const PortSpec& spec,
+                                              const vswitch::dp::PortStatus* live) {
+  auto it = port_result_.find(spec.name());
+  if (it == port_result_.end() || !it->second.empty()) return;  // not in the dataplane
+  auto same = [](const auto& a, const auto& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+  };
+  if (live != nullptr && same(spec.allowed_macs(), live->allowed_macs()) &&
+      same(spec.allowed_ips(), live->allowed_ips()))
+    return;
+  Request req;
+  auto* set = req.mutable_port_set();
+  set->set_name(spec.name());
+  set->set_set_security(true);
+  *set->mutable_allowed_macs() = spec.allowed_macs();
+  *set->mutable_allowed_ips() = spec.allowed_ips();
+  Response r;
+  if (!call_locked(req, &r)) return;
+  if (r.has_error()) {
+    it->second = "port security: " + proto::describe(r.error());
+    log(LogLevel::kWarning, "port %s: the dataplane refused its port security: %s",
+        spec.name().c_str(), it->second.c_str());
   }
 }
 
@@ -347,7 +388,12 @@ Status Controller::add_port(const PortSpec& requested, vswitch::v1::Port* out) {
   program_port_locked(spec, &live);
   if (live.has_config()) {
     program_port_limit_locked(spec, live.mac_limit());
-    if (port_result_[spec.name()].empty()) live.set_mac_limit(spec.mac_limit());
+    program_port_security_locked(spec, &live);
+    if (port_result_[spec.name()].empty()) {
+      live.set_mac_limit(spec.mac_limit());
+      *live.mutable_allowed_macs() = spec.allowed_macs();
+      *live.mutable_allowed_ips() = spec.allowed_ips();
+    }
   }
   fill_port_locked(spec, live.has_config() ? &live : nullptr, out);
   publish_status_locked();
@@ -376,12 +422,20 @@ Status Controller::delete_port(const std::string& name) {
   ports->erase(std::remove_if(ports->begin(), ports->end(),
                               [&](const PortSpec& p) { return p.name() == name; }),
                ports->end());
+  // Its ACLs go with it (as a Neutron port's security-group bindings do); the dataplane drops
+  // them, and the port's connections, with the port.
+  auto* acls = next.mutable_acls();
+  acls->erase(std::remove_if(acls->begin(), acls->end(),
+                             [&](const vswitch::state::AclRecord& a) { return a.port() == name; }),
+              acls->end());
   if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
   Request req;
   req.mutable_port_del()->set_name(name);
   Response r;
   call_locked(req, &r);  // NOT_FOUND is fine: the dataplane had refused it
   port_result_.erase(name);
+  acl_result_.erase(name + "/to-port");
+  acl_result_.erase(name + "/from-port");
   publish_status_locked();
   return Status::OK;
 }
@@ -411,10 +465,17 @@ Status Controller::get_port(const std::string& name, vswitch::v1::Port* out) {
 Status Controller::set_port(const vswitch::v1::SetPortRequest& request, vswitch::v1::Port* out) {
   const std::string& name = request.name();
   if (name.empty()) return Status(StatusCode::INVALID_ARGUMENT, "name: required");
-  if (!request.set_mac_limit())
+  if (!request.set_mac_limit() && !request.set_port_security())
     return Status(StatusCode::INVALID_ARGUMENT,
-                  "set_mac_limit: nothing to change (set it, with mac_limit)");
-  if (Status s = validate_port_mac_limit(request.mac_limit()); !s.ok()) return s;
+                  "set_mac_limit: nothing to change (set it, with mac_limit, or "
+                  "set_port_security with allowed_macs / allowed_ips)");
+  if (request.set_mac_limit()) {
+    if (Status s = validate_port_mac_limit(request.mac_limit()); !s.ok()) return s;
+  }
+  if (request.set_port_security()) {
+    if (Status s = validate_port_security(request.allowed_macs(), request.allowed_ips()); !s.ok())
+      return s;
+  }
   std::lock_guard lk(mu_);
   if (!find_port_locked(name)) return Status(StatusCode::NOT_FOUND, "name: no port '" + name + "'");
   vswitch::state::DesiredState next = state_;
@@ -422,10 +483,15 @@ Status Controller::set_port(const vswitch::v1::SetPortRequest& request, vswitch:
   for (PortSpec& p : *next.mutable_ports()) {
     if (p.name() == name) stored = &p;
   }
-  stored->set_mac_limit(request.mac_limit());
+  if (request.set_mac_limit()) stored->set_mac_limit(request.mac_limit());
+  if (request.set_port_security()) {
+    *stored->mutable_allowed_macs() = request.allowed_macs();
+    *stored->mutable_allowed_ips() = request.allowed_ips();
+  }
   const PortSpec spec = *stored;
   if (Status s = persist_locked(std::move(next)); !s.ok()) return s;
-  program_port_limit_locked(spec, std::nullopt);
+  if (request.set_mac_limit()) program_port_limit_locked(spec, std::nullopt);
+  if (request.set_port_security()) program_port_security_locked(spec, nullptr);
   fill_port_live_locked(spec, out);
   publish_status_locked();
   return Status::OK;
@@ -567,6 +633,7 @@ void Controller::build_status_locked(vswitch::v1::Status* out) const {
     e->set_error(it->second);
   }
   build_l2_status_locked(out);
+  build_acl_status_locked(out);
 }
 
 Status Controller::stats(vswitch::v1::Stats* out) {

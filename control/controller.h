@@ -96,6 +96,21 @@ class Controller {
   grpc::Status lookup_route(const std::string& address, vswitch::v1::RouteLookup* out);
   grpc::Status list_neighbors(vswitch::v1::ListNeighborsResponse* out);
 
+  // Stateful ACL and conntrack (controller_acl.cc): rules, defaults and conntrack settings
+  // stored and replayed; connections and counters read from the dataplane.
+  grpc::Status add_acl_rule(const vswitch::v1::AclRuleSpec& spec, vswitch::v1::AclRule* out);
+  grpc::Status delete_acl_rule(const std::string& port, uint32_t id);
+  grpc::Status list_acls(const std::string& port, vswitch::v1::ListAclsResponse* out);
+  grpc::Status set_acl_default(const vswitch::v1::SetAclDefaultRequest& request,
+                               vswitch::v1::PortAcl* out);
+  grpc::Status list_connections(const vswitch::v1::ListConnectionsRequest& request,
+                                vswitch::v1::ListConnectionsResponse* out);
+  grpc::Status flush_connections(const std::string& port,
+                                 vswitch::v1::FlushConnectionsResponse* out);
+  grpc::Status set_conntrack(const vswitch::v1::SetConntrackRequest& request,
+                             vswitch::v1::Conntrack* out);
+  grpc::Status get_conntrack(vswitch::v1::Conntrack* out);
+
   // VMs (controller_vm.cc).
   grpc::Status add_vm(const vswitch::v1::AddVmRequest& request, vswitch::v1::Vm* out);
   grpc::Status start_vm(const std::string& name, vswitch::v1::Vm* out);
@@ -136,6 +151,10 @@ class Controller {
   void program_xconnect_locked(const vswitch::state::XconnectSpec& x);
   // Sets the port's learn limit when the dataplane's (`live_limit`; nullopt: unknown) differs
   // from the spec. Only for a port the dataplane has; a refusal becomes the port's error.
+  // Sets the port's allowed MACs and addresses when the dataplane's (`live`; null: unknown)
+  // differ from the spec. Only for a port the dataplane has.
+  void program_port_security_locked(const vswitch::v1::PortSpec& spec,
+                                    const vswitch::dp::PortStatus* live);
   void program_port_limit_locked(const vswitch::v1::PortSpec& spec,
                                  std::optional<uint32_t> live_limit);
 
@@ -193,6 +212,23 @@ class Controller {
   void program_route_locked(const vswitch::v1::RouteSpec& spec, bool replace);
   void unprogram_route_locked(const std::string& prefix);
 
+  // ---- stateful ACL (controller_acl.cc) ----
+  const vswitch::state::AclRecord* find_acl_locked(const std::string& port,
+                                                   const std::string& dir) const;
+  // Makes `next` (which changes the ACL of `port` and `dir`) current: sends the new list to
+  // the dataplane when it has the port, and stores `next` only if the dataplane took it (a
+  // refusal is returned and nothing changes); a transport failure stores it as pending.
+  grpc::Status apply_acl_change_locked(vswitch::state::DesiredState next, const std::string& port,
+                                       const std::string& dir);
+  // After ports: the conntrack settings, then every port's ACLs (removing the dataplane's
+  // ACLs that are not desired). A refusal is recorded, only a transport failure fails it.
+  std::string replay_acl_locked();
+  void fill_port_acl_locked(const std::string& port, const std::string& dir,
+                            const vswitch::dp::PortAclStatus* live,
+                            vswitch::v1::PortAcl* out) const;
+  void fill_conntrack_locked(vswitch::v1::Conntrack* out);
+  void build_acl_status_locked(vswitch::v1::Status* out) const;
+
   // ---- VMs (controller_vm.cc) ----
   static vswitch::state::VmRecord* find_vm_locked(vswitch::state::DesiredState& state,
                                                   const std::string& name);
@@ -234,6 +270,8 @@ class Controller {
   std::map<std::string, std::string> mac_result_;         // "bridge/mac" -> "" or error
   std::map<std::string, std::string> router_if_result_;   // name -> "" or error
   std::map<std::string, std::string> route_result_;       // prefix -> "" or error
+  std::map<std::string, std::string> acl_result_;         // "port/dir" -> "" or error
+  std::optional<std::string> conntrack_result_;           // "" or error; none: pending
   proto::DataplaneClient dataplane_;
   bool connected_ = false;
   bool programmed_ = false;

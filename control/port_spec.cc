@@ -3,6 +3,7 @@
 #include "bridge_spec.h"
 #include "port_fields.h"
 #include "port_types.h"
+#include "route_spec.h"
 
 namespace vsw::ctl {
 
@@ -84,7 +85,34 @@ grpc::Status validate_port(const vswitch::v1::PortSpec& spec) {
   uint8_t mac[6];
   if (!spec.mac().empty() && !fields::parse_mac(spec.mac(), mac))
     return invalid("mac: '" + spec.mac() + "' is not a unicast MAC address like 02:00:00:00:00:01");
+  if (grpc::Status s = validate_port_security(spec.allowed_macs(), spec.allowed_ips()); !s.ok())
+    return s;
   return validate_port_mac_limit(spec.mac_limit());
+}
+
+grpc::Status validate_port_security(const google::protobuf::RepeatedPtrField<std::string>& macs,
+                                    const google::protobuf::RepeatedPtrField<std::string>& ips) {
+  if (macs.size() > static_cast<int>(kMaxAllowedMacs))
+    return invalid("allowed_macs: at most " + std::to_string(kMaxAllowedMacs) + " MACs");
+  if (ips.size() > static_cast<int>(kMaxAllowedIps))
+    return invalid("allowed_ips: at most " + std::to_string(kMaxAllowedIps) + " prefixes");
+  for (const std::string& m : macs) {
+    uint8_t mac[6];
+    if (!fields::parse_mac(m, mac))
+      return invalid("allowed_macs: '" + m +
+                     "' is not a unicast MAC address like 02:00:00:00:00:01");
+  }
+  for (const std::string& text : ips) {
+    IpPrefix p;
+    const bool host = text.find('/') == std::string::npos;
+    IpAddress a;
+    if (host ? !parse_ip(text, &a) : !parse_prefix(text, &p))
+      return invalid("allowed_ips: '" + text + "' is not an address or a prefix like 10.0.0.0/24");
+    if (!host && !(p.address == p.network()))
+      return invalid("allowed_ips: '" + text + "' has host bits set (the network is " +
+                     p.network_str() + ")");
+  }
+  return grpc::Status::OK;
 }
 
 vswitch::v1::PortSpec normalize_port(const vswitch::v1::PortSpec& spec,

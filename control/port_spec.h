@@ -17,6 +17,13 @@ std::string port_type_names();
 // depend on other objects (duplicates are the caller's).
 grpc::Status validate_port(const vswitch::v1::PortSpec& spec);
 
+// Port security's limits (the dataplane's, dataplane/port_security.h).
+inline constexpr unsigned kMaxAllowedMacs = 16;
+inline constexpr unsigned kMaxAllowedIps = 16;
+// allowed_macs: unicast MACs; allowed_ips: addresses or prefixes without host bits.
+grpc::Status validate_port_security(const google::protobuf::RepeatedPtrField<std::string>& macs,
+                                    const google::protobuf::RepeatedPtrField<std::string>& ips);
+
 // The spec with defaults made explicit (vhost-user: mode "server" and socket
 // RUN/vhost/NAME.sock; queues 1; tap iface = name), so that what is stored and compared is
 // what runs. `spec` must be valid.

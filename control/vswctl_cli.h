@@ -145,6 +145,9 @@ const ObjectSpec& vm_object();
 const ObjectSpec& router_if_object();
 const ObjectSpec& route_object();
 const ObjectSpec& neigh_object();
+const ObjectSpec& acl_object();
+const ObjectSpec& conn_object();
+const ObjectSpec& conntrack_object();
 
 // Prints "vswctl: COMMAND: REASON; see 'vswctl COMMAND --help'" on stderr, returns kExitUsage.
 // For errors only a command can detect (a value that must be a number).

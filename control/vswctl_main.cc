@@ -28,9 +28,10 @@ constexpr std::string_view kDefaultRunDir = "/run/vswitch";
 
 // The objects 'vswctl --help' lists, in this order. A new object family adds one line here.
 std::vector<const ObjectSpec*> objects() {
-  return {&status_object(), &port_object(),      &xconnect_object(), &bridge_object(),
-          &mac_object(),    &router_if_object(), &route_object(),    &neigh_object(),
-          &flow_object(),   &stats_object(),     &capture_object(),  &vm_object()};
+  return {&status_object(), &port_object(),      &xconnect_object(),  &bridge_object(),
+          &mac_object(),    &router_if_object(), &route_object(),     &neigh_object(),
+          &acl_object(),    &conn_object(),      &conntrack_object(), &flow_object(),
+          &stats_object(),  &capture_object(),   &vm_object()};
 }
 
 struct GlobalOptions {

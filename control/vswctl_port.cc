@@ -67,6 +67,8 @@ int run_port_add(Context& context, const Args& args) {
     if (!number_option(args, "port add", "--mac-limit", &limit, &status)) return status;
     spec->set_mac_limit(limit);
   }
+  for (const std::string& m : args.all("--allowed-mac")) spec->add_allowed_macs(m);
+  for (const std::string& ip : args.all("--allowed-ip")) spec->add_allowed_ips(ip);
 
   Port port;
   const grpc::Status rpc = context.client.call(&Stub::AddPort, request, &port);
@@ -135,6 +137,21 @@ int run_port_list(Context& context, const Args&) {
   return kExitOk;
 }
 
+std::string join_list(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
+}
+
+// "off", or "macs 02:..:01 ips 10.0.0.5/32" (a list not given: any).
+std::string security_text(const vswitch::v1::PortSpec& spec) {
+  if (spec.allowed_macs().empty() && spec.allowed_ips().empty()) return "off";
+  return "macs " +
+         (spec.allowed_macs().empty() ? std::string("any") : join_list(spec.allowed_macs())) +
+         ", ips " +
+         (spec.allowed_ips().empty() ? std::string("any") : join_list(spec.allowed_ips()));
+}
+
 std::string mac_limit_text(uint32_t limit) {
   return limit ? std::to_string(limit) : std::string("none");
 }
@@ -175,6 +192,7 @@ void print_port(const Port& port) {
     kv.add("  in the dataplane", mac_limit_text(state.mac_limit()));
   }
   kv.add("learn limit drops", std::to_string(state.learn_limit_drops()));
+  kv.add("port security", security_text(spec));
   kv.print();
 }
 
@@ -193,28 +211,52 @@ int run_port_show(Context& context, const Args& args) {
 }
 
 int run_port_set(Context& context, const Args& args) {
-  // Port security comes later; refuse its options rather than ignore them.
-  for (const std::string_view option : {"--allowed-mac", "--allowed-ip"}) {
-    if (args.has(option)) {
-      return usage_error("port set", std::string(option) + ": not supported yet");
-    }
-  }
-  if (!args.has("--mac-limit")) return usage_error("port set", "nothing to set: give --mac-limit");
+  const bool security = args.has("--allowed-mac") || args.has("--allowed-ip");
+  const bool off = args.has("--no-port-security");
+  if (!args.has("--mac-limit") && !security && !off)
+    return usage_error("port set",
+                       "nothing to set: give --mac-limit, --allowed-mac, --allowed-ip or "
+                       "--no-port-security");
+  if (off && security)
+    return usage_error("port set", "--no-port-security goes without --allowed-mac/--allowed-ip");
   vswitch::v1::SetPortRequest request;
   request.set_name(args.positional[0]);
   uint32_t limit = 0;
-  int status = kExitOk;
-  if (!number_option(args, "port set", "--mac-limit", &limit, &status)) return status;
-  request.set_set_mac_limit(true);
-  request.set_mac_limit(limit);
+  if (args.has("--mac-limit")) {
+    int status = kExitOk;
+    if (!number_option(args, "port set", "--mac-limit", &limit, &status)) return status;
+    request.set_set_mac_limit(true);
+    request.set_mac_limit(limit);
+  }
+  if (security) {
+    // A list not given keeps the port's current one: read it first.
+    vswitch::v1::GetPortRequest get;
+    get.set_name(args.positional[0]);
+    Port current;
+    if (const grpc::Status rpc = context.client.call(&Stub::GetPort, get, &current); !rpc.ok())
+      return report_failure(context, rpc);
+    request.set_set_port_security(true);
+    if (args.has("--allowed-mac")) {
+      for (const std::string& m : args.all("--allowed-mac")) request.add_allowed_macs(m);
+    } else {
+      *request.mutable_allowed_macs() = current.spec().allowed_macs();
+    }
+    if (args.has("--allowed-ip")) {
+      for (const std::string& ip : args.all("--allowed-ip")) request.add_allowed_ips(ip);
+    } else {
+      *request.mutable_allowed_ips() = current.spec().allowed_ips();
+    }
+  }
+  if (off) request.set_set_port_security(true);
   Port port;
   const grpc::Status rpc = context.client.call(&Stub::SetPort, request, &port);
   if (!rpc.ok()) return report_failure(context, rpc);
   if (context.json) {
     print_json(port);
   } else {
-    std::string line =
-        "port " + port.spec().name() + " set (mac limit " + mac_limit_text(limit) + ")";
+    std::string line = "port " + port.spec().name() + " set (mac limit " +
+                       mac_limit_text(port.spec().mac_limit()) + ", port security " +
+                       security_text(port.spec()) + ")";
     std::printf("%s\n", (line + pending_suffix(port)).c_str());
   }
   warn_if_refused(port);
@@ -254,7 +296,8 @@ constexpr std::string_view kShowDetails =
     "it was probed with, its cross-connect peer, rx/tx packets and bytes, the frames it\n"
     "flooded in its bridges, its drops, in total and by reason, one per line (unknown_vlan:\n"
     "tagged with a VLAN no attachment of the port claims), the MACs learned on it, its MAC\n"
-    "limit (none: no limit) and the MACs not learned because of it.\n"
+    "limit (none: no limit), the MACs not learned because of it, and its port security\n"
+    "(allowed source MACs and addresses; off: any).\n"
     "\n"
     "With --json: vswitch.v1.Port.\n";
 
@@ -285,6 +328,12 @@ const ObjectSpec& port_object() {
                           {"--devargs", "DEVARGS", "dpdk: a PCI address or a vdev"},
                           {"--mac-limit", "N",
                            "the most MACs learned on the port, 0-65536 (default 0: none)"},
+                          {"--allowed-mac", "MAC",
+                           "port security: a source MAC the guest may use (repeat)", true},
+                          {"--allowed-ip", "CIDR",
+                           "port security: a source address or prefix the guest may use "
+                           "(repeat)",
+                           true},
                       },
                   .usage = "NAME --type TYPE [OPTIONS]",
                   .summary = "add a port",
@@ -324,16 +373,33 @@ const ObjectSpec& port_object() {
                       {
                           {"--mac-limit", "N",
                            "the most MACs learned on the port at once, 0-65536 (0: none)"},
-                          {"--allowed-mac", "MAC", "port security (not supported yet)", true},
-                          {"--allowed-ip", "CIDR", "port security (not supported yet)", true},
+                          {"--allowed-mac", "MAC",
+                           "port security: a source MAC the guest may use (repeat; replaces "
+                           "the list)",
+                           true},
+                          {"--allowed-ip", "CIDR",
+                           "port security: a source address or prefix the guest may use "
+                           "(repeat; replaces the list)",
+                           true},
+                          {"--no-port-security", "", "allow any source again"},
                       },
-                  .usage = "NAME [--mac-limit N]",
-                  .summary = "change a port's MAC learn limit",
+                  .usage = "NAME [--mac-limit N] [--allowed-mac MAC ...] [--allowed-ip CIDR ...] "
+                           "[--no-port-security]",
+                  .summary = "change a port's MAC learn limit or port security",
                   .details = "The limit counts the MACs on the port in all its bridges, static\n"
                              "ones included; past it, new source MACs are not learned (counted\n"
                              "as learn limit drops in 'vswctl port show') and the replies to\n"
                              "them are flooded. Stored with the port and replayed; the port is\n"
                              "not re-created and traffic is not interrupted.\n"
+                             "\n"
+                             "Port security: with allowed MACs, frames (and ARP senders) from\n"
+                             "any other source MAC are dropped; with allowed addresses (either\n"
+                             "family restricts both), IPv4/IPv6 sources, ARP sender addresses\n"
+                             "and neighbor advertisement targets outside them are dropped, so a\n"
+                             "guest cannot impersonate another. Exempt: 0.0.0.0 (DHCP, ARP\n"
+                             "probes), :: (duplicate address detection) and fe80::/10. Drops\n"
+                             "show as 'port_security' in 'vswctl port show'. At most 16 of\n"
+                             "each. A list not given keeps its current value.\n"
                              "\n"
                              "With --json: the stored vswitch.v1.Port.\n",
                   .run = run_port_set,

@@ -11,6 +11,7 @@
 #include <rte_spinlock.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "acl_filter.h"
@@ -22,7 +23,8 @@
 
 namespace vsw::dp {
 
-struct CaptureTap;  // capture.h
+struct CaptureTap;    // capture.h
+struct PortSecurity;  // port_security.h
 
 inline constexpr uint16_t kNoPort = UINT16_MAX;
 inline constexpr unsigned kMaxPorts = RTE_MAX_ETHPORTS;
@@ -30,20 +32,25 @@ inline constexpr unsigned kMaxWorkers = 16;
 inline constexpr unsigned kMaxTxQueues = 16;
 
 struct alignas(64) PortForwarding {
+  // The first line holds what ingress and egress read per burst.
   // Where everything received on this port goes; kNoPort when not cross-connected.
   std::atomic<uint16_t> xconnect_peer{kNoPort};
-  // The transmit queue worker w uses on this port.
-  uint16_t tx_queue[kMaxWorkers] = {};
   // When the port has fewer transmit queues than there are workers, workers share queues
   // and serialise on the queue's lock (as OVS does for XPS); otherwise no lock is taken.
   bool tx_shared = false;
-  rte_spinlock_t tx_lock[kMaxTxQueues];
+  // The port's ACL (both directions); null when it has none, which costs the fast path one
+  // load and one branch per burst, on this line that ingress (the peer) and egress (the
+  // transmit queue) read anyway. Published by AclManager; freed after a grace period.
+  std::atomic<const acl::PortAcl*> acl{nullptr};
   // A running `vswctl capture` of this port (capture.h); null almost always.
   std::atomic<CaptureTap*> capture{nullptr};
-  // The port's ACL (both directions); null when it has none, which costs the fast path one
-  // load and one branch per burst. Published by AclManager; freed after a grace period.
-  std::atomic<const acl::PortAcl*> acl{nullptr};
+  // The port's allowed sources (port security); null: none configured.
+  std::atomic<const PortSecurity*> security{nullptr};
+  // The transmit queue worker w uses on this port.
+  uint16_t tx_queue[kMaxWorkers] = {};
+  rte_spinlock_t tx_lock[kMaxTxQueues];
 };
+static_assert(offsetof(PortForwarding, tx_lock) == 64, "the per-burst fields fit one line");
 
 struct ForwardingState {
   PortForwarding ports[kMaxPorts];

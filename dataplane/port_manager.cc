@@ -172,11 +172,34 @@ Status PortManager::remove(const std::string& name) {
   if (it == ports_.end())
     return Status::Error(ERROR_CODE_NOT_FOUND, "name: no port '" + name + "'");
   if (!it->second.xconnect_peer.empty()) xconnect_del(name);
+  fwd_.ports[it->second.port_id].security.store(nullptr, std::memory_order_release);
   Port port = std::move(it->second);
   ports_.erase(it);
   publish_plans();  // waits for the grace period: no worker polls or sends to the port now
   destroy_device(port);
   log(LogLevel::kInfo, "port %s removed", name.c_str());
+  return Status::Ok();
+}
+
+Status PortManager::set_security(const std::string& name, const std::vector<std::string>& macs,
+                                 const std::vector<std::string>& ips) {
+  auto it = ports_.find(name);
+  if (it == ports_.end())
+    return Status::Error(ERROR_CODE_NOT_FOUND, "name: no port '" + name + "'");
+  Port& port = it->second;
+  std::unique_ptr<PortSecurity> next;
+  if (!macs.empty() || !ips.empty()) {
+    next = std::make_unique<PortSecurity>();
+    if (std::string err = build_port_security(macs, ips, next.get()); !err.empty())
+      return Status::Error(ERROR_CODE_INVALID_ARGUMENT, err);
+  }
+  fwd_.ports[port.port_id].security.store(next.get(), std::memory_order_release);
+  wait_grace_period();  // no worker still reads the old table
+  port.security = std::move(next);
+  port.allowed_macs = macs;
+  port.allowed_ips = ips;
+  log(LogLevel::kInfo, "port %s: port security %s (%zu MAC(s), %zu prefix(es))", name.c_str(),
+      port.security ? "on" : "off", macs.size(), ips.size());
   return Status::Ok();
 }
 
@@ -259,6 +282,7 @@ PortManager::Baseline PortManager::sum_counters(uint16_t port_id) const {
     b.no_destination += c.no_destination.load(std::memory_order_relaxed);
     b.unknown_vlan += c.unknown_vlan.load(std::memory_order_relaxed);
     b.flooded += c.flooded.load(std::memory_order_relaxed);
+    b.port_security += c.port_security.load(std::memory_order_relaxed);
     for (size_t v = 0; v < std::size(b.acl_drops); ++v)
       b.acl_drops[v] += c.acl_drops[v].load(std::memory_order_relaxed);
   }
@@ -301,6 +325,9 @@ void PortManager::fill_status(const Port& port, vswitch::dp::PortStatus* out) co
   drops->set_ct_revoked(acl_drop(acl::AclVerdict::kRevoked));
   drops->set_ct_limit(acl_drop(acl::AclVerdict::kLimit));
   drops->set_ct_full(acl_drop(acl::AclVerdict::kFull));
+  drops->set_port_security(now.port_security - base.port_security);
+  for (const auto& m : port.allowed_macs) out->add_allowed_macs(m);
+  for (const auto& ip : port.allowed_ips) out->add_allowed_ips(ip);
   out->set_flooded(now.flooded - base.flooded);
   out->set_xconnect_peer(port.xconnect_peer);
 }

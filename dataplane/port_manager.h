@@ -12,6 +12,7 @@
 
 #include "dataplane.pb.h"
 #include "forwarding_state.h"
+#include "port_security.h"
 #include "queue_assignment.h"
 #include "status.h"
 #include "worker.h"
@@ -49,6 +50,10 @@ class PortManager {
   // The operator's name of a port id, or "" (for listings).
   std::string name_of(uint16_t port_id) const;
   bool cross_connected(const std::string& name) const;
+  // Replaces the port's allowed sources (both lists empty: no port security). The old table
+  // is freed after a grace period. INVALID_ARGUMENT names allowed_macs or allowed_ips.
+  Status set_security(const std::string& name, const std::vector<std::string>& macs,
+                      const std::vector<std::string>& ips);
   Status port_status(const std::string& name, vswitch::dp::PortStatus* out) const;
   void worker_stats(google::protobuf::RepeatedPtrField<vswitch::dp::WorkerStats>* out) const;
 
@@ -56,6 +61,7 @@ class PortManager {
   struct Baseline {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
     uint64_t tx_full = 0, malformed = 0, no_destination = 0, unknown_vlan = 0, flooded = 0;
+    uint64_t port_security = 0;
     uint64_t acl_drops[static_cast<int>(acl::AclVerdict::kCount) - 1] = {};
   };
   struct Port {
@@ -69,6 +75,9 @@ class PortManager {
     std::string xconnect_peer;
     Baseline baseline;
     bool watching_link = false;
+    // Port security as configured, and what workers read (published in PortForwarding).
+    std::vector<std::string> allowed_macs, allowed_ips;
+    std::unique_ptr<PortSecurity> security;
   };
 
   Baseline sum_counters(uint16_t port_id) const;

@@ -88,6 +88,11 @@ Status RequestHandler::detach(const vswitch::dp::BridgeDetachRequest& req) {
 Status RequestHandler::port_set(const vswitch::dp::PortSetRequest& req) {
   const uint16_t id = ports_.port_id(req.name());
   if (id == kNoPort) return no_port("name", req.name());
+  if (req.set_security()) {
+    const std::vector<std::string> macs(req.allowed_macs().begin(), req.allowed_macs().end());
+    const std::vector<std::string> ips(req.allowed_ips().begin(), req.allowed_ips().end());
+    if (Status s = ports_.set_security(req.name(), macs, ips); !s.ok()) return s;
+  }
   if (req.set_mac_limit()) bridges_.set_port_mac_limit(id, req.mac_limit());
   return Status::Ok();
 }

@@ -10,6 +10,7 @@
 #include "capture.h"
 #include "l2_stage.h"
 #include "l3_stage.h"
+#include "port_security.h"
 
 namespace vsw::dp {
 
@@ -49,6 +50,21 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
 
 namespace {
 
+// Keeps the frames port security allows, in order; drops and counts the rest.
+uint16_t port_security_filter(WorkerContext& ctx, const PortSecurity& ps, uint16_t port,
+                              rte_mbuf** pkts, uint16_t n) {
+  uint16_t kept = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    if (likely(port_security_allows(ps, pkts[i]))) {
+      pkts[kept++] = pkts[i];
+    } else {
+      rte_pktmbuf_free(pkts[i]);
+    }
+  }
+  if (kept != n) bump(ctx.ports[port].port_security, n - kept);
+  return kept;
+}
+
 // The cross-connect stage: the zero-work path. Everything received on a port goes out of its
 // peer, after the one check every stage makes (a whole Ethernet header is present).
 void xconnect_stage(WorkerContext& ctx, uint16_t in_port, uint16_t peer, rte_mbuf** pkts,
@@ -87,7 +103,13 @@ void forward_burst(WorkerContext& ctx, const flow::L2Config* l2, uint16_t in_por
   if (CaptureTap* tap = pf.capture.load(std::memory_order_acquire);
       unlikely(tap != nullptr) && tap->rx)
     capture_burst(*tap, pkts, n, PacketDirection::kInbound);
-  // from-port ACL: before every stage (and the flow cache), so nothing bypasses it.
+  // Port security, then the from-port ACL: before every stage (and the flow cache), so
+  // nothing bypasses them.
+  if (const PortSecurity* ps = pf.security.load(std::memory_order_acquire);
+      unlikely(ps != nullptr)) {
+    n = port_security_filter(ctx, *ps, in_port, pkts, n);
+    if (n == 0) return;
+  }
   if (const acl::PortAcl* acl = pf.acl.load(std::memory_order_acquire); unlikely(acl != nullptr)) {
     n = acl_filter_mbufs(ctx, *acl, in_port, acl::Direction::kFromPort, pkts, n);
     if (n == 0) return;

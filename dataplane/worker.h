@@ -47,8 +47,9 @@ struct alignas(64) PortCounters {
   Counter tx_full{0};
   Counter malformed{0};
   Counter no_destination{0};
-  Counter unknown_vlan{0};  // tagged with a VLAN no attachment of the port claims
-  Counter flooded{0};       // received frames flooded (broadcast, multicast, unknown unicast)
+  Counter unknown_vlan{0};   // tagged with a VLAN no attachment of the port claims
+  Counter flooded{0};        // received frames flooded (broadcast, multicast, unknown unicast)
+  Counter port_security{0};  // received from a source the port may not use
   // Dropped by the port's ACL (either direction), by acl::AclVerdict: [v - 1] for kDeny
   // (acl_deny), kInvalid, kRevoked, kLimit, kFull (ct_*).
   Counter acl_drops[static_cast<int>(acl::AclVerdict::kCount) - 1] = {};

@@ -89,6 +89,27 @@ Frame tcp6(const Mac& dst, const Mac& src, const char* sip, const char* dip, uin
   return f;
 }
 
+// tcp6 with IPv6 extension headers (`types`, 8 bytes each) between the fixed header and TCP;
+// a fragment header (44) gets `frag_offset` (in 8-byte units).
+Frame tcp6_ext(const Mac& dst, const Mac& src, const char* sip, const char* dip, uint16_t dport,
+               const std::vector<uint8_t>& types, uint16_t frag_offset = 0) {
+  Frame f = tcp6(dst, src, sip, dip, 40000, dport, kSyn);
+  Frame tcp(f.begin() + 54, f.end());
+  f.resize(54);
+  for (uint8_t t : types) {
+    const size_t at = f.size();
+    f.resize(at + 8);  // length field 0: 8 bytes
+    if (t == IPPROTO_FRAGMENT) put16(f, at + 2, static_cast<uint16_t>(frag_offset << 3));
+  }
+  // Chain the next-header fields: fixed header -> types[0] -> ... -> TCP.
+  f[20] = types.empty() ? uint8_t{IPPROTO_TCP} : types[0];
+  for (size_t i = 0; i < types.size(); ++i)
+    f[54 + 8 * i] = i + 1 < types.size() ? types[i + 1] : uint8_t{IPPROTO_TCP};
+  f.insert(f.end(), tcp.begin(), tcp.end());
+  put16(f, 18, static_cast<uint16_t>(f.size() - 54));
+  return f;
+}
+
 Frame arp_request(const Mac& src, const char* spa, const char* tpa) {
   Frame f = eth(Mac{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}, src, 0x0806);
   f.resize(14 + 28);
@@ -277,6 +298,29 @@ TEST_F(AclPipeline, Ipv6RulesAndAFromPortDefaultDeny) {
   // A new connection from B to A is not A's own: its SYN-ACK back is denied at A's from-port.
   EXPECT_TRUE(passes(p2, tcp6(A, B, "2001:db8::2", "2001:db8::1", 33001, 22, kSyn), p1));
   EXPECT_FALSE(passes(p1, tcp6(B, A, "2001:db8::1", "2001:db8::2", 22, 33001, kSyn | kAck), p2));
+}
+
+TEST_F(AclPipeline, Ipv6ExtensionHeadersAreWalkedAndLongChainsDropped) {
+  AclRule ssh = rule(1, 10, vswitch::dp::ACL_ACTION_DENY);
+  ssh.set_proto(6);
+  ssh.set_dport("22");
+  ASSERT_TRUE(
+      set(p1, vswitch::dp::ACL_DIRECTION_FROM_PORT, vswitch::dp::ACL_ACTION_PERMIT, {ssh}).ok());
+  const char *sa = "2001:db8::1", *da = "2001:db8::2";
+  EXPECT_FALSE(passes(p1, tcp6_ext(B, A, sa, da, 22, {}), p2));
+  EXPECT_TRUE(passes(p1, tcp6_ext(B, A, sa, da, 23, {}), p2));
+  // Hop-by-hop, destination options and a first fragment: the TCP header is found behind them.
+  EXPECT_FALSE(passes(p1, tcp6_ext(B, A, sa, da, 22, {IPPROTO_HOPOPTS}), p2));
+  EXPECT_FALSE(passes(p1, tcp6_ext(B, A, sa, da, 22, {IPPROTO_DSTOPTS, IPPROTO_FRAGMENT}), p2));
+  EXPECT_TRUE(passes(p1, tcp6_ext(B, A, sa, da, 23, {IPPROTO_HOPOPTS, IPPROTO_DSTOPTS}), p2));
+  // A later fragment has no ports: a port rule cannot match it.
+  EXPECT_TRUE(passes(p1, tcp6_ext(B, A, sa, da, 22, {IPPROTO_FRAGMENT}, 100), p2));
+  EXPECT_EQ(drops(p1, acl::AclVerdict::kDeny), 3u);
+  // Five extension headers: not classified on a guess, dropped as malformed.
+  const uint64_t malformed = pl->worker().ports[p1].malformed.load();
+  EXPECT_FALSE(
+      passes(p1, tcp6_ext(B, A, sa, da, 23, std::vector<uint8_t>(5, IPPROTO_DSTOPTS)), p2));
+  EXPECT_EQ(pl->worker().ports[p1].malformed.load(), malformed + 1);
 }
 
 TEST_F(AclPipeline, CrossConnectIsFiltered) {
