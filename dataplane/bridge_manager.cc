@@ -493,11 +493,16 @@ bool BridgeManager::routed_stale(const flow::FlowEntry& e) const {
 
 void BridgeManager::flow_list(uint32_t max, vswitch::dp::FlowList* out) const {
   if (max == 0) max = 1000;
-  std::vector<flow::FlowEntry> buf(max);
+  // No more than the caches hold: a client's --max must not size an allocation (4e9 entries
+  // made the dataplane die of bad_alloc, 1e6 stalled this thread for seconds zeroing 128 MB).
+  const uint64_t total = uint64_t{flow::FlowCache::kCapacity} * workers_.size();
+  max = static_cast<uint32_t>(std::min<uint64_t>(max, total));
+  std::vector<flow::FlowEntry> buf(std::min(max, flow::FlowCache::kCapacity));
   const flow::L2Config* l2 = published_.get();
   for (const WorkerContext* w : workers_) {
+    const uint32_t left = max - static_cast<uint32_t>(out->flows_size());
     const uint32_t n =
-        w->cache.snapshot(buf.data(), max - static_cast<uint32_t>(out->flows_size()));
+        w->cache.snapshot(buf.data(), std::min(left, static_cast<uint32_t>(buf.size())));
     for (uint32_t i = 0; i < n; ++i) {
       const flow::FlowEntry& e = buf[i];
       auto* f = out->add_flows();
