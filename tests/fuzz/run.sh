@@ -27,36 +27,53 @@ fi
 cmake --build "$build" -j "$jobs"
 
 mkdir -p "$out"
-failed=()
-for t in "${targets[@]}"; do
-  bin=$build/bin/fuzz_$t
-  [[ -x $bin ]] || { echo "fuzz: no target '$t' (have: ${all_targets[*]})" >&2; exit 2; }
-  corpus=$out/corpus-$t
-  artifacts=$out/crashes-$t
+# Runs one target; its result goes to $out/$t.result (ok / failed).
+run_target() {
+  local t=$1 bin=$build/bin/fuzz_$1 corpus=$out/corpus-$1 artifacts=$out/crashes-$1
+  local log=$out/$1.log start rc=0 pid runs cov
   rm -rf "$corpus"
   mkdir -p "$corpus" "$artifacts"
   cp tests/fuzz/corpus/$t/* "$corpus"/
-  log=$out/$t.log
   start=$(date +%s)
   # -timeout: one input taking longer is a hang, reported like a crash.
   "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1 &
   pid=$!
-  rc=0
   wait $pid || rc=$?
   # The pipeline target's EAL runtime directory (removed at a normal exit, not after a crash).
   rm -rf "/var/run/dpdk/vsw-fuzz-$pid"
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -1 || true)
   if [[ $rc -ne 0 ]]; then
-    failed+=("$t")
+    echo failed >"$out/$t.result"
     echo "fuzz $t: FAILED after $(($(date +%s) - start)) s (exit $rc); log $log, input(s):" >&2
     ls "$artifacts" >&2
     grep -E 'ERROR|invariant violated|SUMMARY' "$log" | head -5 >&2 || true
   else
+    echo ok >"$out/$t.result"
     echo "fuzz $t: ok, ${runs:-?} inputs in $(($(date +%s) - start)) s, ${cov:-cov: ?}," \
       "corpus $(ls "$corpus" | wc -l) (kept in $corpus)"
   fi
+}
+for t in "${targets[@]}"; do
+  [[ -x $build/bin/fuzz_$t ]] || { echo "fuzz: no target '$t' (have: ${all_targets[*]})" >&2; exit 2; }
+  rm -f "$out/$t.result"
+done
+# One target per core at a time (each still gets its seconds of wall time).
+parallel=${FUZZ_PARALLEL:-$(nproc)}
+running=0
+for t in "${targets[@]}"; do
+  run_target "$t" &
+  running=$((running + 1))
+  if [[ $running -ge $parallel ]]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait || true
+failed=()
+for t in "${targets[@]}"; do
+  [[ $(cat "$out/$t.result" 2>/dev/null) == ok ]] || failed+=("$t")
 done
 if [[ ${#failed[@]} -ne 0 ]]; then
   echo "fuzz: failed: ${failed[*]} (reproduce: $build/bin/fuzz_TARGET INPUT)" >&2
