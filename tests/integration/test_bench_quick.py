@@ -1,4 +1,5 @@
 # vsw-memory-modes: nohuge
+# vsw-timeout: 600
 """`make bench QUICK=1`'s port-to-port part as a smoke test: every system forwards traffic in
 every case, the switch sees the generator's flows, routed packets arrive with the router's TTL
 decrement (vsw-loopgen's L3 mode checks each one), and the results are written as JSON and a
@@ -25,7 +26,7 @@ class BenchQuick(unittest.TestCase):
             proc = subprocess.run(
                 ["/usr/bin/python3", str(REPO / "bench" / "port_to_port.py"), "--quick",
                  "--results", str(results)],
-                env={**os.environ, "VSW_BIN": BIN}, capture_output=True, text=True, timeout=280)
+                env={**os.environ, "VSW_BIN": BIN}, capture_output=True, text=True, timeout=560)
             sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
             self.assertEqual(proc.returncode, 0)
             doc = json.loads((results / "latest.json").read_text())
