@@ -190,13 +190,11 @@ std::string Controller::connect_and_replay_locked() {
   if (std::string err = remove_l3_locked(&live_l3); !err.empty()) return err;
   if (std::string err = remove_l2_locked(&live_l2); !err.empty()) return err;
   std::set<std::string> kept;
-  std::map<std::string, uint32_t> live_limits;  // of the kept ports
-  std::map<std::string, vswitch::dp::PortStatus> live_kept;
+  std::map<std::string, vswitch::dp::PortStatus> live_kept;  // the dataplane's view of kept ports
   for (const auto& p : live_ports.ports()) {
     const PortSpec* want = find_port_locked(p.config().name());
     if (want && same_config(to_dataplane(*want), p.config())) {
       kept.insert(p.config().name());
-      live_limits[p.config().name()] = p.mac_limit();
       live_kept[p.config().name()] = p;
       continue;
     }
@@ -235,8 +233,8 @@ std::string Controller::connect_and_replay_locked() {
   if (std::string err = replay_l2_locked(live_l2, kept); !err.empty()) return err;
   if (std::string err = replay_l3_locked(live_l3); !err.empty()) return err;
   for (const PortSpec& spec : state_.ports()) {
-    auto it = live_limits.find(spec.name());
-    program_port_limit_locked(spec, it == live_limits.end() ? 0 : it->second);
+    auto it = live_kept.find(spec.name());
+    program_port_limit_locked(spec, it == live_kept.end() ? 0 : it->second.mac_limit());
     if (!connected_) return "replaying the MAC limit of port " + spec.name() + ": " + last_error_;
   }
   if (std::string err = replay_acl_locked(); !err.empty()) return err;

@@ -49,6 +49,23 @@ std::vector<std::pair<std::string, uint64_t>> uint64_fields(const google::protob
   return out;
 }
 
+// One counter family per getter of `Item`, one sample per item, labelled `label`=key(item).
+template <typename Item>
+struct CounterSpec {
+  const char* name;
+  const char* help;
+  uint64_t (Item::*get)() const;
+};
+
+template <typename Item, typename Items, typename Key>
+void counter_families(Exposition& e, std::initializer_list<CounterSpec<Item>> specs,
+                      const Items& items, std::string_view label, Key key) {
+  for (const CounterSpec<Item>& c : specs) {
+    e.family(c.name, "counter", c.help);
+    for (const Item& item : items) e.sample({{label, key(item)}}, (item.*c.get)());
+  }
+}
+
 void render_controld(Exposition& e, const MetricsSnapshot& s) {
   const auto& c = s.controld;
   e.family("vswitch_controld_info", "gauge", "vsw-controld's version (the value is always 1)");
@@ -91,25 +108,21 @@ void render_ports(Exposition& e, const vswitch::dp::Stats& st) {
              uint64_t{1});
   e.family("vswitch_port_link_up", "gauge", "1 while the port's link is up");
   for (const auto& p : ports) e.sample({{"port", p.config().name()}}, uint64_t{p.link_up()});
-  struct Counter {
-    const char* name;
-    const char* help;
-    uint64_t (vswitch::dp::PortStatus::*get)() const;
-  };
-  const Counter counters[] = {
-      {"vswitch_port_rx_packets_total", "packets received", &vswitch::dp::PortStatus::rx_packets},
-      {"vswitch_port_rx_bytes_total", "bytes received", &vswitch::dp::PortStatus::rx_bytes},
-      {"vswitch_port_tx_packets_total", "packets sent", &vswitch::dp::PortStatus::tx_packets},
-      {"vswitch_port_tx_bytes_total", "bytes sent", &vswitch::dp::PortStatus::tx_bytes},
-      {"vswitch_port_flooded_total", "received frames flooded in their bridge",
-       &vswitch::dp::PortStatus::flooded},
-      {"vswitch_port_learn_limit_drops_total", "MACs not learned because of the port's MAC limit",
-       &vswitch::dp::PortStatus::learn_limit_drops},
-  };
-  for (const Counter& c : counters) {
-    e.family(c.name, "counter", c.help);
-    for (const auto& p : ports) e.sample({{"port", p.config().name()}}, (p.*c.get)());
-  }
+  counter_families<vswitch::dp::PortStatus>(
+      e,
+      {
+          {"vswitch_port_rx_packets_total", "packets received",
+           &vswitch::dp::PortStatus::rx_packets},
+          {"vswitch_port_rx_bytes_total", "bytes received", &vswitch::dp::PortStatus::rx_bytes},
+          {"vswitch_port_tx_packets_total", "packets sent", &vswitch::dp::PortStatus::tx_packets},
+          {"vswitch_port_tx_bytes_total", "bytes sent", &vswitch::dp::PortStatus::tx_bytes},
+          {"vswitch_port_flooded_total", "received frames flooded in their bridge",
+           &vswitch::dp::PortStatus::flooded},
+          {"vswitch_port_learn_limit_drops_total",
+           "MACs not learned because of the port's MAC limit",
+           &vswitch::dp::PortStatus::learn_limit_drops},
+      },
+      ports, "port", [](const auto& p) { return p.config().name(); });
   e.family("vswitch_port_drops_total", "counter",
            "packets dropped at the port, by reason (see docs/dataplane.md)");
   for (const auto& p : ports)
@@ -133,26 +146,20 @@ void render_workers(Exposition& e, const vswitch::dp::Stats& st) {
            "time spent in loops that received packets; rate() of it is the busy ratio");
   for (int i = 0; i < workers.size(); ++i)
     e.sample({{"worker", ids[i]}}, static_cast<double>(workers[i].busy_cycles()) / hz);
-  struct Counter {
-    const char* name;
-    const char* help;
-    uint64_t (vswitch::dp::WorkerStats::*get)() const;
-  };
-  const Counter counters[] = {
-      {"vswitch_worker_loops_total", "poll loops", &vswitch::dp::WorkerStats::loops},
-      {"vswitch_worker_busy_loops_total", "poll loops that received at least one packet",
-       &vswitch::dp::WorkerStats::busy_loops},
-      {"vswitch_worker_packets_total", "packets received", &vswitch::dp::WorkerStats::packets},
-      {"vswitch_worker_busy_cycles_total", "TSC cycles spent in busy loops",
-       &vswitch::dp::WorkerStats::busy_cycles},
-      {"vswitch_worker_learn_dropped_total",
-       "MAC learn reports lost because the ring to the management thread was full",
-       &vswitch::dp::WorkerStats::learn_dropped},
-  };
-  for (const Counter& c : counters) {
-    e.family(c.name, "counter", c.help);
-    for (int i = 0; i < workers.size(); ++i) e.sample({{"worker", ids[i]}}, (workers[i].*c.get)());
-  }
+  counter_families<vswitch::dp::WorkerStats>(
+      e,
+      {
+          {"vswitch_worker_loops_total", "poll loops", &vswitch::dp::WorkerStats::loops},
+          {"vswitch_worker_busy_loops_total", "poll loops that received at least one packet",
+           &vswitch::dp::WorkerStats::busy_loops},
+          {"vswitch_worker_packets_total", "packets received", &vswitch::dp::WorkerStats::packets},
+          {"vswitch_worker_busy_cycles_total", "TSC cycles spent in busy loops",
+           &vswitch::dp::WorkerStats::busy_cycles},
+          {"vswitch_worker_learn_dropped_total",
+           "MAC learn reports lost because the ring to the management thread was full",
+           &vswitch::dp::WorkerStats::learn_dropped},
+      },
+      workers, "worker", [](const auto& w) { return std::to_string(w.worker()); });
   e.family("vswitch_dataplane_tsc_hz", "gauge", "the TSC frequency cycles are counted in");
   e.sample({}, st.tsc_hz());
 }
@@ -174,27 +181,20 @@ void render_management(Exposition& e, const vswitch::dp::ManagementStats& m) {
 }
 
 void render_flows(Exposition& e, const vswitch::dp::FlowStats& f) {
-  struct Counter {
-    const char* name;
-    const char* help;
-    uint64_t (vswitch::dp::FlowCacheStats::*get)() const;
-  };
-  const Counter counters[] = {
-      {"vswitch_flow_cache_hits_total", "flow cache hits", &vswitch::dp::FlowCacheStats::hits},
-      {"vswitch_flow_cache_misses_total", "flow cache misses (stale hits included)",
-       &vswitch::dp::FlowCacheStats::misses},
-      {"vswitch_flow_cache_stale_total", "entries found but built from changed tables",
-       &vswitch::dp::FlowCacheStats::stale},
-      {"vswitch_flow_cache_inserts_total", "entries inserted",
-       &vswitch::dp::FlowCacheStats::inserts},
-      {"vswitch_flow_cache_evictions_total", "entries evicted by an insert",
-       &vswitch::dp::FlowCacheStats::evictions},
-  };
-  for (const Counter& c : counters) {
-    e.family(c.name, "counter", c.help);
-    for (const auto& w : f.workers())
-      e.sample({{"worker", std::to_string(w.worker())}}, (w.*c.get)());
-  }
+  counter_families<vswitch::dp::FlowCacheStats>(
+      e,
+      {
+          {"vswitch_flow_cache_hits_total", "flow cache hits", &vswitch::dp::FlowCacheStats::hits},
+          {"vswitch_flow_cache_misses_total", "flow cache misses (stale hits included)",
+           &vswitch::dp::FlowCacheStats::misses},
+          {"vswitch_flow_cache_stale_total", "entries found but built from changed tables",
+           &vswitch::dp::FlowCacheStats::stale},
+          {"vswitch_flow_cache_inserts_total", "entries inserted",
+           &vswitch::dp::FlowCacheStats::inserts},
+          {"vswitch_flow_cache_evictions_total", "entries evicted by an insert",
+           &vswitch::dp::FlowCacheStats::evictions},
+      },
+      f.workers(), "worker", [](const auto& w) { return std::to_string(w.worker()); });
   e.family("vswitch_flow_cache_capacity", "gauge", "entries a worker's flow cache holds");
   for (const auto& w : f.workers())
     e.sample({{"worker", std::to_string(w.worker())}}, uint64_t{w.capacity()});
@@ -206,23 +206,17 @@ void render_bridges(Exposition& e, const vswitch::dp::BridgeList& b) {
   e.family("vswitch_fdb_mac_limit", "gauge", "MACs the bridge may hold");
   for (const auto& x : b.bridges())
     e.sample({{"bridge", x.config().name()}}, uint64_t{x.config().mac_limit()});
-  struct Counter {
-    const char* name;
-    const char* help;
-    uint64_t (vswitch::dp::BridgeStatus::*get)() const;
-  };
-  const Counter counters[] = {
-      {"vswitch_fdb_learned_total", "MACs learned", &vswitch::dp::BridgeStatus::learned},
-      {"vswitch_fdb_moves_total", "MACs that moved to another port",
-       &vswitch::dp::BridgeStatus::moves},
-      {"vswitch_fdb_aged_total", "MACs aged out", &vswitch::dp::BridgeStatus::aged},
-      {"vswitch_fdb_learn_limit_drops_total", "MACs not learned because of the bridge's limit",
-       &vswitch::dp::BridgeStatus::learn_limit_drops},
-  };
-  for (const Counter& c : counters) {
-    e.family(c.name, "counter", c.help);
-    for (const auto& x : b.bridges()) e.sample({{"bridge", x.config().name()}}, (x.*c.get)());
-  }
+  counter_families<vswitch::dp::BridgeStatus>(
+      e,
+      {
+          {"vswitch_fdb_learned_total", "MACs learned", &vswitch::dp::BridgeStatus::learned},
+          {"vswitch_fdb_moves_total", "MACs that moved to another port",
+           &vswitch::dp::BridgeStatus::moves},
+          {"vswitch_fdb_aged_total", "MACs aged out", &vswitch::dp::BridgeStatus::aged},
+          {"vswitch_fdb_learn_limit_drops_total", "MACs not learned because of the bridge's limit",
+           &vswitch::dp::BridgeStatus::learn_limit_drops},
+      },
+      b.bridges(), "bridge", [](const auto& x) { return x.config().name(); });
 }
 
 void render_router(Exposition& e, const vswitch::dp::RouterStats& r,

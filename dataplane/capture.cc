@@ -88,7 +88,7 @@ void CaptureManager::arm() {
 }
 
 Status CaptureManager::start(const vswitch::dp::CaptureStartRequest& req, uint16_t port_id,
-                             const std::string& port_description) {
+                             const std::string& port_description, vswitch::dp::CaptureStatus* out) {
   using vswitch::dp::ERROR_CODE_ALREADY_EXISTS;
   using vswitch::dp::ERROR_CODE_INVALID_ARGUMENT;
   using vswitch::dp::ERROR_CODE_RESOURCE_EXHAUSTED;
@@ -158,6 +158,7 @@ Status CaptureManager::start(const vswitch::dp::CaptureStartRequest& req, uint16
       vswitch::dp::CaptureDirection_Name(dir).c_str(), req.file().c_str());
   // The last ended session of this port makes room for this one.
   std::erase_if(sessions_, [&](const auto& o) { return o->port == req.port() && !o->tap; });
+  *out = s->status;
   sessions_.push_back(std::move(s));
   return Status::Ok();
 }

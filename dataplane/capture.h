@@ -66,8 +66,9 @@ class CaptureManager {
   CaptureManager(boost::asio::io_context& io, ForwardingState& fwd, rte_rcu_qsbr* rcu);
   ~CaptureManager();
 
+  // Starts a capture; `out` gets its status.
   Status start(const vswitch::dp::CaptureStartRequest& req, uint16_t port_id,
-               const std::string& port_description);
+               const std::string& port_description, vswitch::dp::CaptureStatus* out);
   // Stops the port's capture (NOT_FOUND when none runs), closes its file and gives its
   // final status.
   Status stop(const std::string& port, vswitch::dp::CaptureStatus* out);

@@ -50,14 +50,15 @@ Status RequestHandler::port_del(const std::string& name) {
   return ports_.remove(name);
 }
 
-Status RequestHandler::capture_start(const vswitch::dp::CaptureStartRequest& req) {
+Status RequestHandler::capture_start(const vswitch::dp::CaptureStartRequest& req,
+                                     vswitch::dp::CaptureStatus* out) {
   const uint16_t id = ports_.port_id(req.port());
   if (id == kNoPort) return no_port("port", req.port());
   vswitch::dp::PortStatus st;
   std::string description;
   if (ports_.port_status(req.port(), &st).ok())
     description = vswitch::dp::PortType_Name(st.config().type()) + " " + st.devargs();
-  return captures_.start(req, id, description);
+  return captures_.start(req, id, description, out);
 }
 
 Status RequestHandler::xconnect_add(const std::string& a, const std::string& b) {
@@ -321,17 +322,15 @@ Response RequestHandler::handle(const Request& request) {
     case Request::kConntrackStats:
       handle_acl(request, response);
       break;
-    case Request::kCaptureStart:
-      if (Status s = capture_start(request.capture_start()); !s.ok()) {
-        set_result(response, s);
+    case Request::kCaptureStart: {
+      vswitch::dp::CaptureStatus st;
+      if (Status s = capture_start(request.capture_start(), &st); s.ok()) {
+        *response.mutable_capture() = std::move(st);
       } else {
-        vswitch::dp::CaptureList list;
-        captures_.list(&list);
-        for (const auto& c : list.captures())
-          if (c.port() == request.capture_start().port() && c.state() == "running")
-            *response.mutable_capture() = c;
+        set_result(response, s);
       }
       break;
+    }
     case Request::kCaptureStop: {
       vswitch::dp::CaptureStatus st;
       if (Status s = captures_.stop(request.capture_stop().port(), &st); s.ok()) {

@@ -36,7 +36,8 @@ class RequestHandler {
   // ACL rule sets, connections, conntrack settings; false when `request` is none of those.
   bool handle_acl(const vswitch::dp::Request& request, vswitch::dp::Response& response);
   Status bridge_del(const std::string& name);
-  Status capture_start(const vswitch::dp::CaptureStartRequest& req);
+  Status capture_start(const vswitch::dp::CaptureStartRequest& req,
+                       vswitch::dp::CaptureStatus* out);
   void add_l2_state(google::protobuf::RepeatedPtrField<vswitch::dp::PortStatus>* ports);
 
   PortManager& ports_;
