@@ -78,12 +78,6 @@ inline ParseResult parse_frame(const rte_mbuf* m, uint16_t in_port, FlowKey& key
     vlan = rte_be_to_cpu_16(tci) & 0xfff;
     off += 4;
     out.tagged = true;
-    // A second tag must be whole too: once the outer one is taken off inside the bridge it
-    // is the frame's header (the pipeline fuzzer sent a truncated one out untagged).
-    if ((type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN) ||
-         type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ)) &&
-        len < off + 4)
-      return ParseResult::kMalformed;
   }
   out.l2_len = static_cast<uint16_t>(off);
   w1 = (w1 & 0xffffffffull) | (uint64_t{in_port} << 32) | (uint64_t{vlan} << 48);
