@@ -373,8 +373,18 @@ class Harness {
 
 }  // namespace
 
+// Lives until exit: EAL memory outlives it.
+static Harness* g_harness = nullptr;
+
+// EAL's start-up happens here, outside libFuzzer's per-input timeout: on a loaded machine it
+// can take seconds (one run beside two builds spent over 30 s in it and was reported a hang).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  g_harness = new Harness();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static Harness* harness = new Harness();  // lives until exit: EAL memory outlives it
+  Harness* harness = g_harness;
   if (size > 8 * vsw::fuzz::kMaxFrame) return 0;
   harness->reset();
   harness->run(data, size);

@@ -221,6 +221,31 @@ TEST_F(VlanPipeline, UnclaimedVlanIsDroppedAndCounted) {
   EXPECT_EQ(pl->worker().ports[trunk].unknown_vlan.load(), 1u);
 }
 
+// Two 802.1Q tags are dropped as malformed: popping the outer one on the way to an access
+// port would emit a frame whose remaining tag may be cut short (the pipeline fuzzer found one).
+// An 802.1ad outer type is opaque payload and crosses the bridge as it is.
+TEST_F(VlanPipeline, DoubleTaggedFramesAreMalformedAndQinQIsOpaque) {
+  const uint8_t double_tagged[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2,    0,    0,    0,   0, 3,
+                                   0x81, 0x00, 0x00, 0x14, 0x81, 0x00, 0x00, 0x0a, 0x08, 0x00};
+  const uint8_t qinq_on_access[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2,    0,    0,
+                                    0,    0,    4,    0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00};
+  auto send_bytes = [&](uint16_t port, const uint8_t* bytes, size_t len) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pl->pool);
+    ASSERT_NE(m, nullptr);
+    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(len)), bytes, len);
+    pl->send_mbufs(port, &m, 1);
+  };
+  send_bytes(trunk, double_tagged, sizeof(double_tagged));
+  EXPECT_EQ(pl->worker().ports[trunk].malformed.load(), 1u);
+  EXPECT_EQ(pl->receive(a20).size(), 0u);
+  EXPECT_EQ(pl->receive(a10).size(), 0u);
+  send_bytes(a10, qinq_on_access, sizeof(qinq_on_access));
+  auto out = pl->receive(trunk);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].vlan, 10);
+  EXPECT_EQ(pl->worker().ports[a10].malformed.load(), 0u);
+}
+
 TEST_F(VlanPipeline, UnicastAcrossTheTrunkIsRetaggedPerAttachment) {
   pl->send(a10, {{.dst = mac(9), .src = mac(1)}});
   pl->learn();
