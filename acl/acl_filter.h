@@ -63,14 +63,28 @@ struct alignas(64) AclFilterCounters {
   std::atomic<uint64_t> rechecked{0};   // connections re-classified after a rule change
 };
 
+// How a packet was decided, for packet trace (dataplane/packet_trace.h).
+struct AclDecision {
+  uint32_t rule_id = UINT32_MAX;  // the deciding rule's id; UINT32_MAX: the default, or tracked
+  uint8_t tracked = 0;            // decided by an existing connection
+  uint8_t state = 0;              // ConnState after the packet (tracked or created); 0 none
+  uint8_t action = 0;             // the rule's (or default's) Action, when classified
+};
+
 // The largest burst filter_burst takes.
 inline constexpr uint32_t kMaxFilterBurst = 32;
 
 // Decides pkts[0..n) crossing `port` in `dir`; out[i] is packet i's verdict. `ct` may be
 // null when no port has stateful rules. `now` is in conntrack's ticks. Worker only.
+// `how`, when not null, gets how[i] for each packet (tracing only).
 void filter_burst(uint32_t worker, uint16_t port, Direction dir, const PortAcl& acl, Conntrack* ct,
                   const AclPacket* pkts, uint32_t n, uint64_t now, AclVerdict* out,
-                  AclFilterCounters& counters);
+                  AclFilterCounters& counters, AclDecision* how = nullptr);
+
+// What filter_burst would decide for `p` now, changing nothing (no connection created or
+// advanced, no hit counted): `vswctl trace packet`. Management thread.
+AclVerdict explain(uint16_t port, Direction dir, const PortAcl& acl, const Conntrack* ct,
+                   const AclPacket& p, AclDecision* how);
 
 // The conntrack view of a packet at `zone` (ICMP echo: the identifier as both ports).
 ConnPacket conn_packet(const AclPacket& p, uint16_t zone);

@@ -267,4 +267,24 @@ Status ApiService::ListCaptures(ServerContext*, const vswitch::v1::ListCapturesR
   return controller_.list_captures(out);
 }
 
+Status ApiService::StartTrace(ServerContext*, const vswitch::v1::StartTraceRequest* req,
+                              vswitch::v1::Trace* out) {
+  return controller_.start_trace(*req, out);
+}
+
+Status ApiService::ShowTrace(ServerContext*, const vswitch::v1::ShowTraceRequest*,
+                             vswitch::v1::Trace* out) {
+  return controller_.show_trace(out);
+}
+
+Status ApiService::StopTrace(ServerContext*, const vswitch::v1::StopTraceRequest*,
+                             vswitch::v1::Trace* out) {
+  return controller_.stop_trace(out);
+}
+
+Status ApiService::TracePacket(ServerContext*, const vswitch::v1::TracePacketRequest* req,
+                               vswitch::v1::TracedPacket* out) {
+  return controller_.trace_packet(*req, out);
+}
+
 }  // namespace vsw::ctl

@@ -114,6 +114,14 @@ class ApiService final : public vswitch::v1::Vswitch::Service {
                            vswitch::v1::Capture* out) override;
   grpc::Status ListCaptures(grpc::ServerContext*, const vswitch::v1::ListCapturesRequest*,
                             vswitch::v1::ListCapturesResponse* out) override;
+  grpc::Status StartTrace(grpc::ServerContext*, const vswitch::v1::StartTraceRequest* req,
+                          vswitch::v1::Trace* out) override;
+  grpc::Status ShowTrace(grpc::ServerContext*, const vswitch::v1::ShowTraceRequest*,
+                         vswitch::v1::Trace* out) override;
+  grpc::Status StopTrace(grpc::ServerContext*, const vswitch::v1::StopTraceRequest*,
+                         vswitch::v1::Trace* out) override;
+  grpc::Status TracePacket(grpc::ServerContext*, const vswitch::v1::TracePacketRequest* req,
+                           vswitch::v1::TracedPacket* out) override;
 
  private:
   Controller& controller_;

@@ -127,6 +127,12 @@ class Controller {
                              vswitch::v1::Capture* out);
   grpc::Status stop_capture(const std::string& port, vswitch::v1::Capture* out);
   grpc::Status list_captures(vswitch::v1::ListCapturesResponse* out);
+  // Packet trace (controller_trace.cc): runtime state of the dataplane, passed through.
+  grpc::Status start_trace(const vswitch::v1::StartTraceRequest& request, vswitch::v1::Trace* out);
+  grpc::Status show_trace(vswitch::v1::Trace* out);
+  grpc::Status stop_trace(vswitch::v1::Trace* out);
+  grpc::Status trace_packet(const vswitch::v1::TracePacketRequest& request,
+                            vswitch::v1::TracedPacket* out);
 
   // Never waits for a change or a replay in progress: it answers from a snapshot taken
   // after each of them, so readiness checks stay quick.

@@ -141,6 +141,7 @@ const ObjectSpec& mac_object();
 const ObjectSpec& flow_object();
 const ObjectSpec& stats_object();
 const ObjectSpec& capture_object();
+const ObjectSpec& trace_object();
 const ObjectSpec& vm_object();
 const ObjectSpec& router_if_object();
 const ObjectSpec& route_object();

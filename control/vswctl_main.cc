@@ -31,7 +31,7 @@ std::vector<const ObjectSpec*> objects() {
   return {&status_object(), &port_object(),      &xconnect_object(),  &bridge_object(),
           &mac_object(),    &router_if_object(), &route_object(),     &neigh_object(),
           &acl_object(),    &conn_object(),      &conntrack_object(), &flow_object(),
-          &stats_object(),  &capture_object(),   &vm_object()};
+          &stats_object(),  &capture_object(),   &trace_object(),     &vm_object()};
 }
 
 struct GlobalOptions {

@@ -140,10 +140,33 @@ uint16_t acl_filter_mbufs(WorkerContext& ctx, const acl::PortAcl& acl, uint16_t 
           break;
       }
     }
-    if (n_ip > 0)
-      acl::filter_burst(ctx.index, port, dir, acl, ct, packets, n_ip, now, verdicts, ctx.acl);
+    acl::AclDecision how[acl::kMaxFilterBurst];
+    const bool tracing = unlikely(ctx.trace != nullptr);
+    if (unlikely(ctx.dry_run)) {
+      for (uint32_t j = 0; j < n_ip; ++j)
+        verdicts[j] = acl::explain(port, dir, acl, ct, packets[j], &how[j]);
+    } else if (n_ip > 0) {
+      acl::filter_burst(ctx.index, port, dir, acl, ct, packets, n_ip, now, verdicts, ctx.acl,
+                        tracing ? how : nullptr);
+    }
     for (uint16_t i = 0; i < count; ++i) {
       rte_mbuf* m = pkts[base + i];
+      if (tracing && at[i] != kPassUnfiltered) {
+        if (at[i] == kMalformed) {
+          trace_add(ctx, m, {.kind = TraceKind::kMalformed, .a = 1});
+        } else {
+          const acl::AclDecision& d = how[at[i]];
+          const AclTraceInfo info{static_cast<uint8_t>(verdicts[at[i]]),
+                                  static_cast<uint8_t>(ctx.dry_run && d.tracked ? 2 : d.tracked),
+                                  d.state, d.action};
+          TraceStep step{.kind = TraceKind::kAcl,
+                         .a = static_cast<uint8_t>(dir),
+                         .port = port,
+                         .b = d.rule_id};
+          std::memcpy(&step.c, &info, sizeof(info));
+          trace_add(ctx, m, step);
+        }
+      }
       if (at[i] == kPassUnfiltered ||
           (at[i] != kMalformed && verdicts[at[i]] == AclVerdict::kPass)) {
         pkts[kept++] = m;

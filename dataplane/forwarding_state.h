@@ -24,6 +24,7 @@
 namespace vsw::dp {
 
 struct CaptureTap;    // capture.h
+struct TraceSession;  // packet_trace.h
 struct PortSecurity;  // port_security.h
 
 inline constexpr uint16_t kNoPort = UINT16_MAX;
@@ -67,6 +68,9 @@ struct ForwardingState {
   // Connection tracking for stateful ACLs; set before the first PortAcl is published.
   // Atomic: set by AclManager::init while workers already run.
   std::atomic<acl::Conntrack*> conntrack{nullptr};
+  // A running `vswctl trace` (packet_trace.h); null almost always. Workers load it once
+  // per loop.
+  alignas(64) std::atomic<TraceSession*> trace{nullptr};
 };
 
 }  // namespace vsw::dp

@@ -9,6 +9,8 @@ void flood(WorkerContext& ctx, const flow::BridgeL2& bridge, rte_mbuf* m, bool i
     if (bridge.members[i].port != in_port) last = i;
   }
   if (in_port != kNoPort) bump(ctx.ports[in_port].flooded, 1);
+  // Before the copies: each takes the mark with it, and its output joins this record.
+  trace_step(ctx, m, {.kind = TraceKind::kFlood, .b = static_cast<uint32_t>(bridge.member_count)});
   if (last < 0) {
     if (in_port != kNoPort) bump(ctx.ports[in_port].no_destination, 1);
     rte_pktmbuf_free(m);

@@ -64,11 +64,14 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
   if (!flow::is_multicast(key.src)) {
     src_pos = fdb.lookup(src);
     if (src_pos < 0 || fdb.entry(src_pos).location.load(std::memory_order_acquire) != here) {
-      report_learn(ctx, src, here);
+      // A dry run's source is made up: it is not learned.
+      if (likely(!ctx.dry_run)) report_learn(ctx, src, here);
+      trace_step(ctx, m, {.kind = TraceKind::kFdbSource, .a = 1});
     } else {
       FdbEntry& s = fdb.entry(src_pos);
-      if (now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval())
+      if (now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval() && !ctx.dry_run)
         s.last_seen.store(now, std::memory_order_relaxed);
+      trace_step(ctx, m, {.kind = TraceKind::kFdbSource, .a = 0});
     }
   }
   const flow::L3Config* l3 = ctx.fwd->l3.load(std::memory_order_acquire);
@@ -76,6 +79,7 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
     const uint16_t rif = l3->bridge_rif[bridge_id];
     const flow::ParsedFrame parsed{static_cast<uint16_t>(tagged ? 18 : 14), tagged};
     if (std::memcmp(key.dst, l3->rifs[rif].mac, 6) == 0) {
+      trace_step(ctx, m, {.kind = TraceKind::kRouterIf, .b = rif});
       // Cacheable only once the source is learned here, as for switched flows.
       L3Cacheable c{&key, hash, -1, 0};
       if (src_pos >= 0) {
@@ -91,16 +95,30 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
     if (flow::is_multicast(key.dst)) punt_copy(ctx, rif, m, key, parsed);
   }
   const flow::BridgeL2& bridge = l2.bridges[bridge_id];
-  if (flow::is_multicast(key.dst)) return flood(ctx, bridge, m, tagged, key.in_port);
+  if (flow::is_multicast(key.dst)) {
+    trace_step(ctx, m,
+               {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kMulticast)});
+    return flood(ctx, bridge, m, tagged, key.in_port);
+  }
   FdbKey dst{bridge_id, {}};
   std::memcpy(dst.mac, key.dst, 6);
   const int32_t dst_pos = fdb.lookup(dst);
-  if (dst_pos < 0) return flood(ctx, bridge, m, tagged, key.in_port);
+  if (dst_pos < 0) {
+    trace_step(ctx, m,
+               {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kUnknown)});
+    return flood(ctx, bridge, m, tagged, key.in_port);
+  }
   const FdbEntry& d = fdb.entry(dst_pos);
   const uint32_t dst_gen = d.generation.load(std::memory_order_acquire);
   const uint32_t loc = d.location.load(std::memory_order_acquire);
   const uint16_t out_port = flow::location_port(loc);
   const uint16_t out_vlan = flow::location_vlan(loc);
+  trace_step(
+      ctx, m,
+      {.kind = TraceKind::kFdbDest,
+       .a = static_cast<uint8_t>(out_port == key.in_port ? TraceFdb::kIngress : TraceFdb::kUnicast),
+       .port = out_port,
+       .b = out_vlan});
   if (out_port == key.in_port) {
     // The destination lives behind the ingress port: never send a frame back out.
     bump(ctx.ports[key.in_port].no_destination, 1);
@@ -156,6 +174,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     rte_mbuf* m = pkts[i];
     if (unlikely(!ok[i])) {
       bump(in.malformed, 1);
+      trace_step(ctx, m, {.kind = TraceKind::kMalformed});
       rte_pktmbuf_free(m);
       continue;
     }
@@ -163,6 +182,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     const uint16_t bridge = port.bridge_for(parsed[i].tagged ? key.vlan : 0);
     if (unlikely(bridge == kNoBridge)) {
       bump(parsed[i].tagged ? in.unknown_vlan : in.no_destination, 1);
+      trace_step(ctx, m, {.kind = TraceKind::kNoDestination, .a = parsed[i].tagged, .b = key.vlan});
       rte_pktmbuf_free(m);
       continue;
     }
@@ -177,10 +197,21 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
         ++hits;
         if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);
-        if (likely(!e->routed)) emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
+        if (likely(!e->routed)) {
+          trace_step(ctx, m,
+                     {.kind = TraceKind::kCache,
+                      .a = static_cast<uint8_t>(TraceCache::kHit),
+                      .port = e->out_port,
+                      .b = e->out_vlan});
+          emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
+        }
         continue;
       }
       ++stale;
+      trace_step(ctx, m,
+                 {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kStale)});
+    } else {
+      trace_step(ctx, m, {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kMiss)});
     }
     ++misses;
     switch_miss(ctx, l2, bridge, m, key, hashes[i], parsed[i].tagged, now);

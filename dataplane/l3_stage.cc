@@ -33,8 +33,9 @@ inline void decrement_ttl(rte_ipv4_hdr* ip) {
   ip->hdr_checksum = rte_cpu_to_be_16(static_cast<uint16_t>(c));
 }
 
-void drop(rte_mbuf* m, Counter& reason) {
+void drop(WorkerContext& ctx, rte_mbuf* m, Counter& reason, TraceRouterDrop why) {
   bump(reason, 1);
+  trace_step(ctx, m, {.kind = TraceKind::kRouterDrop, .a = static_cast<uint8_t>(why)});
   rte_pktmbuf_free(m);
 }
 
@@ -47,12 +48,23 @@ void forward(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config&
   const uint32_t nh = fib.next_hops().select(value, hash);
   const flow::NextHopEntry& hop = fib.next_hops().hop(nh);
   if (unlikely(hop.rif >= flow::kMaxRouterInterfaces || !l3.rifs[hop.rif].in_use))
-    return drop(m, ctx.router.no_route);
+    return drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNoRoute);
   const flow::RifL3& out = l3.rifs[hop.rif];
   IpAddr via = dst;
   if (!hop.connected) {
     via.family = hop.is_v6 ? flow::Family::kIpv6 : flow::Family::kIpv4;
     std::memcpy(via.bytes, hop.gateway, 16);
+  }
+  if (unlikely(ctx.trace != nullptr)) {
+    TraceStep step{.kind = TraceKind::kFib,
+                   .a = hop.connected,
+                   .port = hop.rif,
+                   .b = nh,
+                   .c = flow::is_ecmp_value(value)
+                            ? fib.next_hops().group(static_cast<uint32_t>(value)).count
+                            : 1u};
+    std::memcpy(step.addr, via.bytes, 16);
+    trace_add(ctx, m, step);
   }
   auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
   std::memcpy(eth->src_addr.addr_bytes, out.mac, 6);
@@ -74,15 +86,24 @@ void forward(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config&
     return punt(ctx, m, PuntReason::kResolve, hop.rif, &key);
   }
   const uint64_t now = rte_rdtsc();
-  if (now - n.last_used.load(std::memory_order_relaxed) > stamp_interval())
+  if (now - n.last_used.load(std::memory_order_relaxed) > stamp_interval() && !ctx.dry_run)
     n.last_used.store(now, std::memory_order_relaxed);
   flow::neighbor_mac(w2, eth->dst_addr.addr_bytes);
+  if (unlikely(ctx.trace != nullptr)) {
+    TraceStep step{.kind = TraceKind::kNeighbor, .b = static_cast<uint32_t>(pos)};
+    std::memcpy(&step.c, eth->dst_addr.addr_bytes, 6);
+    trace_add(ctx, m, step);
+  }
   bump(ctx.router.routed, 1);
   flow::FdbKey fkey{out.bridge, {}};
   std::memcpy(fkey.mac, eth->dst_addr.addr_bytes, 6);
   const flow::Fdb& fdb = *ctx.fwd->fdb;
   const int32_t fpos = fdb.lookup(fkey);
-  if (fpos < 0) return flood(ctx, l2.bridges[out.bridge], m, false, kNoPort);  // not cached
+  if (fpos < 0) {
+    trace_step(ctx, m,
+               {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kUnknown)});
+    return flood(ctx, l2.bridges[out.bridge], m, false, kNoPort);  // not cached
+  }
   const flow::FdbEntry& d = fdb.entry(fpos);
   const uint32_t dst_gen = d.generation.load(std::memory_order_acquire);
   const uint32_t loc = d.location.load(std::memory_order_acquire);
@@ -116,18 +137,19 @@ void route_v4(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
               rte_mbuf* m, const L3Cacheable& cacheable) {
   const uint32_t len = rte_pktmbuf_data_len(m);
   if (unlikely(len < RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr)))
-    return drop(m, ctx.router.bad_header);
+    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
   const uint32_t ihl = (ip->version_ihl & 0x0f) * 4u;
   const uint32_t total = rte_be_to_cpu_16(ip->total_length);
   if (unlikely((ip->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr) || total < ihl ||
                RTE_ETHER_HDR_LEN + total > len))
-    return drop(m, ctx.router.bad_header);
+    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   const uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
   const IpAddr dst_addr = IpAddr::v4(dst);
   if (l3.local_rif(dst_addr) != flow::kNoRif) return punt(ctx, m, PuntReason::kLocal, rif);
   // Multicast and limited broadcast are not routed (and get no ICMP error).
-  if (unlikely((dst >> 28) == 0xe || dst == 0xffffffffu)) return drop(m, ctx.router.no_route);
+  if (unlikely((dst >> 28) == 0xe || dst == 0xffffffffu))
+    return drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNotRouted);
   if (unlikely(ip->time_to_live <= 1)) {
     bump(ctx.router.ttl_expired, 1);
     return punt(ctx, m, PuntReason::kTtlExpired, rif);
@@ -150,18 +172,18 @@ void route_v6(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
               rte_mbuf* m, const L3Cacheable& cacheable) {
   const uint32_t len = rte_pktmbuf_data_len(m);
   if (unlikely(len < RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr)))
-    return drop(m, ctx.router.bad_header);
+    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);
   if (unlikely((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 ||
                RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len) > len))
-    return drop(m, ctx.router.bad_header);
+    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   const IpAddr dst = IpAddr::v6(ip->dst_addr);
   if (l3.local_rif(dst) != flow::kNoRif) return punt(ctx, m, PuntReason::kLocal, rif);
   // Multicast (ND included) and link-local destinations stay on their link.
   if (ip->dst_addr[0] == 0xff || (ip->dst_addr[0] == 0xfe && (ip->dst_addr[1] & 0xc0) == 0x80)) {
     if (ip->dst_addr[0] == 0xff && ip->proto == IPPROTO_ICMPV6)
       return punt(ctx, m, PuntReason::kNd, rif);
-    return drop(m, ctx.router.no_route);
+    return drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNotRouted);
   }
   if (unlikely(ip->hop_limits <= 1)) {
     bump(ctx.router.ttl_expired, 1);
@@ -198,16 +220,26 @@ void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason reason, uint16_t rif,
           const flow::NeighborKey* key) {
   L3Punt p{m, rif, reason, 0, {}};
   if (key != nullptr) p.key = *key;
+  if (unlikely(ctx.trace != nullptr)) {
+    if (trace_marked(m)) {
+      TraceStep step{.kind = TraceKind::kPunt, .a = static_cast<uint8_t>(reason), .b = rif};
+      if (key != nullptr) std::memcpy(step.addr, key->ip, 16);
+      trace_add(ctx, m, step);
+    }
+    // The management thread may send it on long after this loop's record is published.
+    trace_unmark(m);
+  }
   if (unlikely(ctx.punt_ring == nullptr ||
                rte_ring_sp_enqueue_elem(ctx.punt_ring, &p, sizeof(p)) != 0))
-    return drop(m, ctx.router.punt_dropped);
+    return drop(ctx, m, ctx.router.punt_dropped, TraceRouterDrop::kPuntRingFull);
   bump(ctx.router.punted, 1);
 }
 
 void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config& l3, uint16_t rif,
               rte_mbuf* m, const flow::ParsedFrame& parsed, const L3Cacheable& cacheable) {
   // Routed packets travel untagged inside the router; the output attachment tags them.
-  if (parsed.tagged && rte_vlan_strip(m) != 0) return drop(m, ctx.router.bad_header);
+  if (parsed.tagged && rte_vlan_strip(m) != 0)
+    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kVlanStrip);
   rte_be16_t type;
   std::memcpy(&type, rte_pktmbuf_mtod_offset(m, const uint8_t*, 12), 2);
   if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
@@ -215,7 +247,7 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
   if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
     return route_v6(ctx, l2, l3, rif, m, cacheable);
   if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) return punt(ctx, m, PuntReason::kArp, rif);
-  drop(m, ctx.router.bad_header);
+  drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kNotIp);
 }
 
 bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
@@ -245,7 +277,7 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   }
   if (unlikely(parsed.tagged)) {
     if (rte_vlan_strip(m) != 0) {
-      drop(m, ctx.router.bad_header);
+      drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kVlanStrip);
       return true;
     }
     p = rte_pktmbuf_mtod(m, uint8_t*);
@@ -261,6 +293,11 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   if (unlikely(now - n.last_used.load(std::memory_order_relaxed) > stamp))
     n.last_used.store(now, std::memory_order_relaxed);
   bump(ctx.router.routed, 1);
+  if (unlikely(ctx.trace != nullptr)) {
+    TraceStep step{.kind = TraceKind::kRoutedHit, .port = r.out_rif, .b = r.nbr_pos};
+    std::memcpy(&step.c, eth->dst_addr.addr_bytes, 6);
+    trace_add(ctx, m, step);
+  }
   emit(ctx, m, false, e.out_port, e.out_vlan);
   return true;
 }

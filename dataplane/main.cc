@@ -246,7 +246,8 @@ int main(int argc, char** argv) {
     }
     auto counters = std::make_shared<vsw::dp::ManagementCounters>();
     vsw::dp::CaptureManager captures(io, *fwd, rcu);
-    vsw::dp::RequestHandler handler(ports, bridges, router, acl, captures, *counters,
+    vsw::dp::TraceManager traces(*fwd, rcu, pool, ports, router);
+    vsw::dp::RequestHandler handler(ports, bridges, router, acl, captures, traces, *counters,
                                     eal.memory_mode, opt.workers);
     vsw::dp::Telemetry telemetry(io,
                                  [&](const vswitch::dp::Request& r) { return handler.handle(r); });

@@ -11,7 +11,7 @@ using vswitch::dp::Request;
 using vswitch::dp::Response;
 
 RequestHandler::RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router,
-                               AclManager& acl, CaptureManager& captures,
+                               AclManager& acl, CaptureManager& captures, TraceManager& traces,
                                const ManagementCounters& mgmt, std::string memory_mode,
                                unsigned workers)
     : ports_(ports),
@@ -19,6 +19,7 @@ RequestHandler::RequestHandler(PortManager& ports, BridgeManager& bridges, Route
       router_(router),
       acl_(acl),
       captures_(captures),
+      traces_(traces),
       mgmt_(mgmt),
       memory_mode_(std::move(memory_mode)),
       workers_(workers) {}
@@ -45,6 +46,7 @@ Status RequestHandler::port_del(const std::string& name) {
   const uint16_t id = ports_.port_id(name);
   if (id == kNoPort) return no_port("name", name);
   captures_.port_removed(id);
+  traces_.port_removed(id);
   acl_.port_removed(id);
   bridges_.port_removed(id);
   return ports_.remove(name);
@@ -59,6 +61,28 @@ Status RequestHandler::capture_start(const vswitch::dp::CaptureStartRequest& req
   if (ports_.port_status(req.port(), &st).ok())
     description = vswitch::dp::PortType_Name(st.config().type()) + " " + st.devargs();
   return captures_.start(req, id, description, out);
+}
+
+bool RequestHandler::handle_trace(const Request& request, Response& response) {
+  Status s;
+  switch (request.body_case()) {
+    case Request::kTraceStart:
+      s = traces_.start(request.trace_start(), response.mutable_trace());
+      break;
+    case Request::kTraceStop:
+      s = traces_.stop(response.mutable_trace());
+      break;
+    case Request::kTraceShow:
+      traces_.show(response.mutable_trace());
+      break;
+    case Request::kTracePacket:
+      s = traces_.trace_packet(request.trace_packet(), response.mutable_traced_packet());
+      break;
+    default:
+      return false;
+  }
+  if (!s.ok()) set_result(response, s);
+  return true;
 }
 
 Status RequestHandler::xconnect_add(const std::string& a, const std::string& b) {
@@ -321,6 +345,12 @@ Response RequestHandler::handle(const Request& request) {
     case Request::kConntrackSet:
     case Request::kConntrackStats:
       handle_acl(request, response);
+      break;
+    case Request::kTraceStart:
+    case Request::kTraceStop:
+    case Request::kTraceShow:
+    case Request::kTracePacket:
+      handle_trace(request, response);
       break;
     case Request::kCaptureStart: {
       vswitch::dp::CaptureStatus st;

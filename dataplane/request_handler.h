@@ -10,6 +10,7 @@
 #include "dataplane.pb.h"
 #include "port_manager.h"
 #include "router_manager.h"
+#include "trace_manager.h"
 
 namespace vsw::dp {
 
@@ -18,8 +19,8 @@ struct ManagementCounters;
 class RequestHandler {
  public:
   RequestHandler(PortManager& ports, BridgeManager& bridges, RouterManager& router, AclManager& acl,
-                 CaptureManager& captures, const ManagementCounters& mgmt, std::string memory_mode,
-                 unsigned workers);
+                 CaptureManager& captures, TraceManager& traces, const ManagementCounters& mgmt,
+                 std::string memory_mode, unsigned workers);
 
   vswitch::dp::Response handle(const vswitch::dp::Request& request);
 
@@ -35,6 +36,8 @@ class RequestHandler {
   bool handle_router(const vswitch::dp::Request& request, vswitch::dp::Response& response);
   // ACL rule sets, connections, conntrack settings; false when `request` is none of those.
   bool handle_acl(const vswitch::dp::Request& request, vswitch::dp::Response& response);
+  // Packet trace; false when `request` is not one.
+  bool handle_trace(const vswitch::dp::Request& request, vswitch::dp::Response& response);
   Status bridge_del(const std::string& name);
   Status capture_start(const vswitch::dp::CaptureStartRequest& req,
                        vswitch::dp::CaptureStatus* out);
@@ -45,6 +48,7 @@ class RequestHandler {
   RouterManager& router_;
   AclManager& acl_;
   CaptureManager& captures_;
+  TraceManager& traces_;
   const ManagementCounters& mgmt_;
   std::string memory_mode_;
   unsigned workers_;

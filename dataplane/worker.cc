@@ -28,6 +28,23 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
       if (buf.count == 0) return;
     }
   }
+  if (unlikely(ctx.trace != nullptr)) {
+    for (uint16_t i = 0; i < buf.count; ++i) {
+      const auto* p = rte_pktmbuf_mtod(buf.pkts[i], const uint8_t*);
+      const bool tagged = rte_pktmbuf_data_len(buf.pkts[i]) >= 16 && p[12] == 0x81 && p[13] == 0;
+      trace_add(ctx, buf.pkts[i],
+                {.kind = TraceKind::kOutput,
+                 .port = port,
+                 .b = tagged ? ((p[14] & 0x0fu) << 8 | p[15]) : 0u});
+    }
+    // `trace packet`: the decision is made, nothing leaves.
+    if (ctx.dry_run) {
+      rte_pktmbuf_free_bulk(buf.pkts, buf.count);
+      buf.count = 0;
+      buf.bytes = 0;
+      return;
+    }
+  }
   const uint16_t queue = pf.tx_queue[ctx.index];
   if (CaptureTap* tap = pf.capture.load(std::memory_order_acquire);
       unlikely(tap != nullptr) && tap->tx)
@@ -42,6 +59,8 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   bump(c.tx_bytes, buf.bytes - unsent_bytes);
   if (unlikely(sent < buf.count)) {
     bump(c.tx_full, buf.count - sent);
+    for (uint16_t i = sent; i < buf.count; ++i)
+      trace_step(ctx, buf.pkts[i], {.kind = TraceKind::kTxDrop, .port = port});
     rte_pktmbuf_free_bulk(&buf.pkts[sent], buf.count - sent);
   }
   buf.count = 0;
@@ -58,6 +77,7 @@ uint16_t port_security_filter(WorkerContext& ctx, const PortSecurity& ps, uint16
     if (likely(port_security_allows(ps, pkts[i]))) {
       pkts[kept++] = pkts[i];
     } else {
+      trace_step(ctx, pkts[i], {.kind = TraceKind::kPortSecurity, .port = port});
       rte_pktmbuf_free(pkts[i]);
     }
   }
@@ -76,9 +96,11 @@ void xconnect_stage(WorkerContext& ctx, uint16_t in_port, uint16_t peer, rte_mbu
     rte_mbuf* m = pkts[i];
     if (unlikely(rte_pktmbuf_data_len(m) < RTE_ETHER_HDR_LEN)) {
       ++malformed;
+      trace_step(ctx, m, {.kind = TraceKind::kMalformed});
       rte_pktmbuf_free(m);
       continue;
     }
+    trace_step(ctx, m, {.kind = TraceKind::kXconnect, .port = peer});
     enqueue_tx(ctx, peer, m);
   }
   if (unlikely(malformed)) bump(in.malformed, malformed);
@@ -99,9 +121,10 @@ void forward_burst(WorkerContext& ctx, const flow::L2Config* l2, uint16_t in_por
   bump(c.rx_packets, n);
   bump(c.rx_bytes, bytes);
   const PortForwarding& pf = ctx.fwd->ports[in_port];
-  // What the guest sent, before the ACL judges it.
+  if (unlikely(ctx.trace != nullptr)) trace_mark(ctx, in_port, pkts, n);
+  // What the guest sent, before the ACL judges it (a dry run's frame was not sent).
   if (CaptureTap* tap = pf.capture.load(std::memory_order_acquire);
-      unlikely(tap != nullptr) && tap->rx)
+      unlikely(tap != nullptr) && tap->rx && !ctx.dry_run)
     capture_burst(*tap, pkts, n, PacketDirection::kInbound);
   // Port security, then the from-port ACL: before every stage (and the flow cache), so
   // nothing bypasses them.
@@ -121,6 +144,7 @@ void forward_burst(WorkerContext& ctx, const flow::L2Config* l2, uint16_t in_por
     l2_stage(ctx, *l2, in_port, pkts, n);
   } else {
     bump(c.no_destination, n);
+    for (uint16_t i = 0; i < n; ++i) trace_step(ctx, pkts[i], {.kind = TraceKind::kNoDestination});
     rte_pktmbuf_free_bulk(pkts, n);
   }
 }
@@ -132,6 +156,7 @@ int worker_main(void* arg) {
   rte_mbuf* pkts[kBurstSize];
   while (!ctx.stop.load(std::memory_order_relaxed)) {
     const uint64_t start = rte_rdtsc();
+    trace_loop_begin(ctx);
     const WorkerPlan* plan = ctx.plan.load(std::memory_order_acquire);
     const flow::L2Config* l2 = ctx.fwd->l2.load(std::memory_order_acquire);
     uint64_t received = 0;
@@ -145,6 +170,7 @@ int worker_main(void* arg) {
       }
       process_injected(ctx, l2);
       flush_tx(ctx);
+      trace_loop_end(ctx);
     }
     // Connections the management thread posted for deletion (expired, revoked, flushed).
     if (acl::Conntrack* ct = ctx.fwd->conntrack.load(std::memory_order_acquire); ct != nullptr)

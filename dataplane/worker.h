@@ -16,6 +16,7 @@
 
 #include "flow_cache.h"
 #include "forwarding_state.h"
+#include "packet_trace.h"
 #include "port_devargs.h"
 #include "queue_assignment.h"
 
@@ -95,6 +96,11 @@ struct alignas(64) WorkerContext {
   Counter packets{0};
   Counter busy_cycles{0};
   Counter learn_dropped{0};  // learn events lost because the ring was full
+  // Worker-private, on this line because every loop writes it anyway: the trace session
+  // loaded at the top of the loop (null almost always), and whether this context is the
+  // management thread's dry run (`trace packet`: nothing is sent, learned or tracked).
+  TraceSession* trace = nullptr;
+  bool dry_run = false;
   PortCounters ports[kMaxPorts];
   RouterCounters router;
   acl::AclFilterCounters acl;
@@ -104,7 +110,14 @@ struct alignas(64) WorkerContext {
   TxBuffer tx[kMaxPorts];
   uint16_t dirty[kMaxPorts];
   uint16_t dirty_count = 0;
+  uint16_t trace_open = 0;  // records marked in this loop, published at its end
+  uint32_t trace_slots[kMaxOpenTraces];
 };
+
+// A stage's trace hook: free (one load, one untaken branch) when no session runs.
+inline void trace_step(WorkerContext& ctx, const rte_mbuf* m, const TraceStep& step) {
+  if (unlikely(ctx.trace != nullptr)) trace_add(ctx, m, step);
+}
 
 // Sends what is buffered for `port`.
 void flush_port(WorkerContext& ctx, uint16_t port);

@@ -96,7 +96,9 @@ void Pipeline::router_step() {
   router->drain_punts();
   rte_rcu_qsbr_thread_online(rcu, 0);
   const vsw::flow::L2Config* l2 = fwd->l2.load(std::memory_order_acquire);
+  vsw::dp::trace_loop_begin(*ctx);
   while (vsw::dp::process_injected(*ctx, l2) > 0) vsw::dp::flush_tx(*ctx);
+  vsw::dp::trace_loop_end(*ctx);
   rte_rcu_qsbr_quiescent(rcu, 0);
   rte_rcu_qsbr_thread_offline(rcu, 0);
 }
@@ -191,8 +193,10 @@ void Pipeline::send_mbufs(uint16_t port, rte_mbuf** pkts, uint16_t n) {
   const vsw::flow::L2Config* l2 = fwd->l2.load(std::memory_order_acquire);
   for (uint16_t off = 0; off < n; off += vsw::dp::kBurstSize) {
     const uint16_t burst = std::min<uint16_t>(vsw::dp::kBurstSize, n - off);
+    vsw::dp::trace_loop_begin(*ctx);
     vsw::dp::forward_burst(*ctx, l2, port, pkts + off, burst);
     vsw::dp::flush_tx(*ctx);
+    vsw::dp::trace_loop_end(*ctx);
   }
   // As the worker loop: delete the connections the management thread posted.
   fwd->conntrack.load()->service(0, rte_rdtsc());
