@@ -78,6 +78,10 @@ inline ParseResult parse_frame(const rte_mbuf* m, uint16_t in_port, FlowKey& key
     vlan = rte_be_to_cpu_16(tci) & 0xfff;
     off += 4;
     out.tagged = true;
+    // Two 802.1Q tags are malformed, not a frame to forward: the bridge would pop the outer
+    // tag and emit a frame whose new outer tag may be cut short, one no parser accepts. With
+    // this rule the set of accepted frames is closed under pushing and popping one tag.
+    if (unlikely(type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN))) return ParseResult::kMalformed;
   }
   out.l2_len = static_cast<uint16_t>(off);
   w1 = (w1 & 0xffffffffull) | (uint64_t{in_port} << 32) | (uint64_t{vlan} << 48);

@@ -65,6 +65,7 @@ Expected reference_parse(const uint8_t* p, size_t len) {
     off = 18;
     e.tagged = true;
     k.tagged = 1;
+    if (type == 0x8100) return e;  // a second 802.1Q tag: malformed
   }
   e.l2_len = static_cast<uint16_t>(off);
   k.ethertype = rte_cpu_to_be_16(type);
