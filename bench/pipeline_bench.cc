@@ -306,6 +306,11 @@ void run_routed(benchmark::State& state, RoutedRig& rig, bool fresh_flows) {
           const uint32_t src = ++next_src;
           // IPv4: the low 3 bytes of the source (10.x.y.z); IPv6: bytes 12-15 of the source.
           std::memcpy(p[12] == 0x08 ? p + 27 : p + 34, &src, 3);
+          if (p[12] == 0x08) {  // the router drops a wrong header checksum
+            auto* ip = reinterpret_cast<rte_ipv4_hdr*>(p + 14);
+            ip->hdr_checksum = 0;
+            ip->hdr_checksum = rte_ipv4_cksum(ip);
+          }
         }
       }
       const uint64_t t0 = rte_rdtsc_precise();

@@ -33,6 +33,17 @@ inline void decrement_ttl(rte_ipv4_hdr* ip) {
   ip->hdr_checksum = rte_cpu_to_be_16(static_cast<uint16_t>(c));
 }
 
+// RFC 1812 5.2.2: a router verifies the IPv4 header checksum and drops the packet when it is
+// wrong (forwarding it with a recomputed-looking TTL change would carry the corruption on).
+// A device that checked it already says so in ol_flags; otherwise sum the header: a right
+// one sums to 0xffff. `ihl` is within the frame (the caller checked).
+inline bool ipv4_checksum_ok(const rte_mbuf* m, const void* ip, uint32_t ihl) {
+  const uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+  if (f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) return true;
+  if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD) return false;
+  return rte_raw_cksum(ip, ihl) == 0xffff;
+}
+
 void drop(WorkerContext& ctx, rte_mbuf* m, Counter& reason, TraceRouterDrop why) {
   bump(reason, 1);
   trace_step(ctx, m, {.kind = TraceKind::kRouterDrop, .a = static_cast<uint8_t>(why)});
@@ -142,7 +153,7 @@ void route_v4(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
   const uint32_t ihl = (ip->version_ihl & 0x0f) * 4u;
   const uint32_t total = rte_be_to_cpu_16(ip->total_length);
   if (unlikely((ip->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr) || total < ihl ||
-               RTE_ETHER_HDR_LEN + total > len))
+               RTE_ETHER_HDR_LEN + total > len || !ipv4_checksum_ok(m, ip, ihl)))
     return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   const uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
   const IpAddr dst_addr = IpAddr::v4(dst);
@@ -263,8 +274,9 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   if (unlikely(!flow::neighbor_usable(w))) return false;
   auto* p = rte_pktmbuf_mtod(m, uint8_t*);
   const uint16_t l3_off = parsed.l2_len;
-  // The key does not cover the IP lengths: a header claiming more than the frame holds takes
-  // the miss path, which drops it as bad_header (found by fuzzing, tests/fuzz).
+  // The key does not cover the IP lengths or the checksum: a header claiming more than the
+  // frame holds (found by fuzzing, tests/fuzz) or with a wrong checksum takes the miss path,
+  // which drops it as bad_header.
   const uint32_t l3_len = rte_pktmbuf_data_len(m) - l3_off;
   if (r.v6) {
     // The key folds the addresses: the full ones must match too.
@@ -273,7 +285,8 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   } else {
     if (unlikely(p[l3_off + 8] <= 1)) return false;  // TTL: the miss path sends time exceeded
     const uint32_t ihl = (p[l3_off] & 0x0f) * 4u, total = (p[l3_off + 2] << 8) | p[l3_off + 3];
-    if (unlikely(total < ihl || total > l3_len)) return false;
+    if (unlikely(total < ihl || total > l3_len || !ipv4_checksum_ok(m, p + l3_off, ihl)))
+      return false;
   }
   if (unlikely(parsed.tagged)) {
     if (rte_vlan_strip(m) != 0) {

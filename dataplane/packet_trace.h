@@ -48,7 +48,7 @@ enum class TraceKind : uint8_t {
   kRoutedHit,      // a cached routed flow: port = output router interface, c = the MAC
   kPunt,           // a: PuntReason, b = router interface; the trace ends here
   kOutput,         // port, b = VLAN tag pushed (0: none)
-  kTxDrop,         // port; a: 0 transmit queue full, 1 no room for the VLAN tag
+  kTxDrop,         // port; a: 0 transmit queue full, 1 no room for the VLAN tag, 2 too long
   kCount
 };
 

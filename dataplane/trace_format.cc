@@ -5,7 +5,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <map>
+#include <vector>
 
 #include "acl_filter.h"
 #include "conn_state.h"
@@ -194,7 +196,8 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index,
     return n.empty() ? "port " + std::to_string(id) : n;
   };
 
-  std::string outputs, last_drop;
+  std::vector<std::string> outputs;
+  std::string last_drop;
   auto add = [&](const char* stage, std::string detail) {
     auto* s = out->add_steps();
     s->set_stage(stage);
@@ -355,19 +358,32 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index,
       case TraceKind::kOutput:
         add("output", port_name(s.port) + (s.b ? " vlan " + std::to_string(s.b) : std::string()) +
                           (dry ? " (not sent: dry run)" : ""));
-        outputs += (outputs.empty() ? "" : ", ") + port_name(s.port);
+        outputs.push_back(port_name(s.port));
         break;
-      case TraceKind::kTxDrop:
-        add("output", port_name(s.port) + (s.a ? ": no room for the VLAN tag: dropped (tx_full)"
-                                               : ": transmit queue full: dropped (tx_full)"));
+      case TraceKind::kTxDrop: {
+        static constexpr const char* kWhy[] = {
+            ": transmit queue full: dropped (tx_full)",
+            ": no room for the VLAN tag: dropped (tx_full)",
+            ": the device refused it (longer than its MTU): dropped (tx_full)"};
+        add("output", port_name(s.port) + kWhy[s.a < 3 ? s.a : 0]);
+        // It was listed as an output before the device refused it.
+        for (auto it = outputs.rbegin(); it != outputs.rend(); ++it) {
+          if (*it == port_name(s.port)) {
+            outputs.erase(std::next(it).base());
+            break;
+          }
+        }
         last_drop = "dropped: tx_full";
         break;
+      }
       case TraceKind::kCount:
         break;
     }
   }
   if (!outputs.empty()) {
-    out->set_result("output " + outputs);
+    std::string list;
+    for (const std::string& o : outputs) list += (list.empty() ? "" : ", ") + o;
+    out->set_result("output " + list);
   } else if (!last_drop.empty()) {
     out->set_result(last_drop);
   } else {

@@ -14,6 +14,14 @@
 
 namespace vsw::dp {
 
+namespace {
+
+// The longest frame every device takes: 1500 bytes of payload, the Ethernet header and one
+// VLAN tag (no FCS).
+constexpr uint32_t kMaxStandardFrame = RTE_ETHER_MAX_VLAN_FRAME_LEN - RTE_ETHER_CRC_LEN;
+
+}  // namespace
+
 void flush_port(WorkerContext& ctx, uint16_t port) {
   TxBuffer& buf = ctx.tx[port];
   if (buf.count == 0) return;
@@ -50,19 +58,34 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
       unlikely(tap != nullptr) && tap->tx)
     capture_burst(*tap, buf.pkts, buf.count, PacketDirection::kOutbound);
   if (pf.tx_shared) rte_spinlock_lock(&pf.tx_lock[queue]);
-  const uint16_t sent = rte_eth_tx_burst(port, queue, buf.pkts, buf.count);
-  if (pf.tx_shared) rte_spinlock_unlock(&pf.tx_lock[queue]);
+  uint16_t sent = rte_eth_tx_burst(port, queue, buf.pkts, buf.count);
+  uint16_t done = sent;
+  // A device stops at the first frame it refuses. One longer than a standard Ethernet frame
+  // may have been refused for its size (the tap PMD refuses a frame past its interface's
+  // MTU): drop it alone and offer the rest again, so a guest's oversized frame does not take
+  // the frames queued behind it down with it. A standard frame refused means the queue is
+  // full: it and the rest are dropped.
   uint32_t unsent_bytes = 0;
-  for (uint16_t i = sent; i < buf.count; ++i) unsent_bytes += rte_pktmbuf_pkt_len(buf.pkts[i]);
+  while (unlikely(done < buf.count) && rte_pktmbuf_pkt_len(buf.pkts[done]) > kMaxStandardFrame) {
+    unsent_bytes += rte_pktmbuf_pkt_len(buf.pkts[done]);
+    trace_step(ctx, buf.pkts[done], {.kind = TraceKind::kTxDrop, .a = 2, .port = port});
+    rte_pktmbuf_free(buf.pkts[done++]);
+    const uint16_t more = rte_eth_tx_burst(port, queue, &buf.pkts[done], buf.count - done);
+    sent += more;
+    done += more;
+  }
+  if (pf.tx_shared) rte_spinlock_unlock(&pf.tx_lock[queue]);
+  if (unlikely(done < buf.count)) {
+    for (uint16_t i = done; i < buf.count; ++i) {
+      unsent_bytes += rte_pktmbuf_pkt_len(buf.pkts[i]);
+      trace_step(ctx, buf.pkts[i], {.kind = TraceKind::kTxDrop, .port = port});
+    }
+    rte_pktmbuf_free_bulk(&buf.pkts[done], buf.count - done);
+  }
   PortCounters& c = ctx.ports[port];
   bump(c.tx_packets, sent);
   bump(c.tx_bytes, buf.bytes - unsent_bytes);
-  if (unlikely(sent < buf.count)) {
-    bump(c.tx_full, buf.count - sent);
-    for (uint16_t i = sent; i < buf.count; ++i)
-      trace_step(ctx, buf.pkts[i], {.kind = TraceKind::kTxDrop, .port = port});
-    rte_pktmbuf_free_bulk(&buf.pkts[sent], buf.count - sent);
-  }
+  if (unlikely(sent < buf.count)) bump(c.tx_full, buf.count - sent);
   buf.count = 0;
   buf.bytes = 0;
 }

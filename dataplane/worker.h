@@ -45,7 +45,7 @@ struct alignas(64) PortCounters {
   Counter rx_bytes{0};
   Counter tx_packets{0};
   Counter tx_bytes{0};
-  Counter tx_full{0};
+  Counter tx_full{0};  // refused by the device: queue full, or too long for it (tap: MTU)
   Counter malformed{0};
   Counter no_destination{0};
   Counter unknown_vlan{0};   // tagged with a VLAN no attachment of the port claims

@@ -5,6 +5,7 @@
 //   A (p1, 10.0.0.1) -- br0 -- B (p2, 10.0.0.2), C (p3, 10.0.0.3, never has an ACL)
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <rte_ip.h>
 
 #include <cstring>
 
@@ -32,7 +33,8 @@ Frame eth(const Mac& dst, const Mac& src, uint16_t type) {
   return f;
 }
 
-// IPv4 with an L4 header of `l4_len` bytes (zeroed) after it; checksums are not checked here.
+// IPv4 with an L4 header of `l4_len` bytes (zeroed) after it; only the IP header checksum is
+// right (the router checks it; the ACL reads no L4 checksum).
 Frame ip4(const Mac& dst, const Mac& src, const char* sip, const char* dip, uint8_t proto,
           size_t l4_len) {
   Frame f = eth(dst, src, 0x0800);
@@ -43,6 +45,8 @@ Frame ip4(const Mac& dst, const Mac& src, const char* sip, const char* dip, uint
   f[23] = proto;
   inet_pton(AF_INET, sip, &f[26]);
   inet_pton(AF_INET, dip, &f[30]);
+  const uint16_t sum = static_cast<uint16_t>(~rte_raw_cksum(&f[14], 20));  // in memory order
+  std::memcpy(&f[24], &sum, 2);
   return f;
 }
 

@@ -3,6 +3,7 @@
 // code changing tables in between. Covers the flow-cache invalidation rules of
 // docs/flow-cache.md: after each change, the next burst already takes the new path.
 #include <gtest/gtest.h>
+#include <rte_ethdev.h>
 
 #include <algorithm>
 
@@ -159,6 +160,52 @@ TEST_F(L2Pipeline, MalformedFramesAreDroppedAndCounted) {
   pl->send_mbufs(p1, &m, 1);
   EXPECT_EQ(counter(pl->worker().ports[p1].malformed), 1u);
   EXPECT_EQ(pl->receive(p2).size(), 0u);
+}
+
+// A device stops at the first frame it refuses. One longer than a standard frame (the tap
+// PMD refuses a frame past its interface's MTU) is dropped alone as tx_full, and the frames
+// queued behind it still go; a standard frame refused means the queue is full, and the rest
+// is dropped with it. Before, a refused frame always took the rest of the burst with it: a
+// guest's 9000-byte frame cost other guests' traffic to that port
+// (tests/integration/test_hostile_frames.py found it).
+struct SmallDevice {
+  uint16_t room = UINT16_MAX;  // frames its queue still takes
+};
+
+uint16_t small_device_tx(uint16_t, uint16_t, rte_mbuf** pkts, uint16_t n, void* arg) {
+  auto& d = *static_cast<SmallDevice*>(arg);
+  uint16_t i = 0;
+  while (i < n && i < d.room && rte_pktmbuf_pkt_len(pkts[i]) <= 1518) ++i;
+  d.room = static_cast<uint16_t>(d.room - i);
+  return i;  // the device sends pkts[0, i)
+}
+
+TEST_F(L2Pipeline, AFrameTooLongForTheDeviceCostsOnlyItself) {
+  SmallDevice dev;
+  const rte_eth_rxtx_callback* cb = rte_eth_add_tx_callback(p2, 0, small_device_tx, &dev);
+  ASSERT_NE(cb, nullptr);
+  // Unknown destination: flooded to p2 and p3, each in one transmit burst.
+  pl->send(p1, {{.dst = C, .src = A},
+                {.dst = C, .src = A, .size = 1600},
+                {.dst = C, .src = A},
+                {.dst = C, .src = A, .size = 2000},
+                {.dst = C, .src = A, .size = 2000},
+                {.dst = C, .src = A}});
+  EXPECT_EQ(pl->receive(p2).size(), 3u);
+  EXPECT_EQ(counter(pl->worker().ports[p2].tx_full), 3u);
+  EXPECT_EQ(counter(pl->worker().ports[p2].tx_packets), 3u);
+  EXPECT_EQ(pl->receive(p3).size(), 6u);
+  EXPECT_EQ(counter(pl->worker().ports[p3].tx_full), 0u);
+  // A full queue: the first standard frame refused ends the burst.
+  dev.room = 2;
+  pl->send(p1, {{.dst = C, .src = A},
+                {.dst = C, .src = A},
+                {.dst = C, .src = A},
+                {.dst = C, .src = A, .size = 1600},
+                {.dst = C, .src = A}});
+  EXPECT_EQ(pl->receive(p2).size(), 2u);
+  EXPECT_EQ(counter(pl->worker().ports[p2].tx_full), 3u + 3u);
+  EXPECT_EQ(rte_eth_remove_tx_callback(p2, 0, cb), 0);
 }
 
 TEST_F(L2Pipeline, PortMacLimitHoldsAndTrafficStillFlows) {

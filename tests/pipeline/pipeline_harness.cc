@@ -185,6 +185,7 @@ rte_mbuf* Pipeline::make(const FrameSpec& f) {
   auto* udp = reinterpret_cast<rte_udp_hdr*>(ip + 1);
   udp->src_port = rte_cpu_to_be_16(f.src_port);
   udp->dst_port = rte_cpu_to_be_16(f.dst_port);
+  ip->hdr_checksum = rte_ipv4_cksum(ip);  // routers drop a wrong one
   return m;
 }
 

@@ -668,6 +668,31 @@ TEST_F(Router, MalformedPacketsAreDroppedAndCounted) {
   EXPECT_TRUE(pl->receive_frames(p3).empty());
 }
 
+// RFC 1812 5.2.2: a wrong IPv4 header checksum is dropped as bad_header, on the miss path
+// and when the flow is cached (the key does not cover the checksum). Before, the router
+// decremented the TTL, patched the checksum incrementally and sent the corruption on
+// (tests/integration/test_hostile_frames.py found it).
+TEST_F(Router, WrongIpv4HeaderChecksumIsDroppedCachedOrNot) {
+  resolve_all();
+  Frame bad = udp4(R1, A, "10.1.0.10", "10.2.0.20", 30);
+  put16(bad, 24, static_cast<uint16_t>(rd16(bad, 24) ^ 0x0101));
+  const uint64_t routed = stats().routed();
+  pl->send_frame(p1, bad);  // miss path
+  EXPECT_EQ(stats().bad_header(), 1u);
+  EXPECT_TRUE(pl->receive_frames(p2).empty());
+  pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.2.0.20", 30));  // installs the flow
+  ASSERT_EQ(pl->receive_frames(p2).size(), 1u);
+  pl->send_frame(p1, udp4(R1, A, "10.1.0.10", "10.2.0.20", 30));  // a hit
+  ASSERT_EQ(pl->receive_frames(p2).size(), 1u);
+  const uint64_t hits = pl->cache().hits.load();
+  pl->send_frame(p1, bad);  // same flow key: the hit path must check too
+  EXPECT_EQ(pl->cache().hits.load(), hits);
+  EXPECT_EQ(stats().bad_header(), 2u);
+  EXPECT_TRUE(pl->receive_frames(p2).empty());
+  EXPECT_TRUE(pl->receive_frames(p3).empty());
+  EXPECT_EQ(stats().routed(), routed + 2);
+}
+
 TEST_F(Router, InterfaceAndRouteRequestsAreChecked) {
   vswitch::dp::RouterInterfaceConfig c;
   c.set_name("r3");
