@@ -118,6 +118,11 @@ void forward(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config&
   const flow::FdbEntry& d = fdb.entry(fpos);
   const uint32_t dst_gen = d.generation.load(std::memory_order_acquire);
   const uint32_t loc = d.location.load(std::memory_order_acquire);
+  trace_step(ctx, m,
+             {.kind = TraceKind::kFdbDest,
+              .a = static_cast<uint8_t>(TraceFdb::kUnicast),
+              .port = flow::location_port(loc),
+              .b = flow::location_vlan(loc)});
   if (cacheable.src_pos >= 0) {
     flow::FlowEntry e{};
     e.key = *cacheable.key;
