@@ -84,14 +84,14 @@ class RouterTest(vswtest.TestCase):
 
             # --- the first packet to an unresolved host is delivered (queued, then sent)
             r = a.ns.exec(["ping", "-n", "-c", "1", "-W", "5", "10.210.2.2"], check=False)
-            self.assertEqual(parse_ping(r.stdout), (1, 1), r.stdout + r.stderr)
+            self.assertEqual(parse_ping(r.stdout)[1], 1, r.stdout + r.stderr)
 
             # --- ping across subnets, both ways, both families
             for src, dst in ((a, "10.210.2.2"), (a, "10.210.2.3"), (b, "10.210.1.2"),
                              (c, "10.210.1.2"), (a, "fd10:2::2"), (b, "fd10:1::2"),
                              (a, V4["r1"]), (b, V6["r0"])):
                 r = src.ns.ping(dst, count=3, interval=0.1)
-                self.assertEqual(parse_ping(r.stdout), (3, 3), f"{src.port} -> {dst}: {r.stdout}")
+                self.assertEqual(parse_ping(r.stdout)[1], 3, f"{src.port} -> {dst}: {r.stdout}")
 
             # --- traceroute shows the router's hop
             r = a.ns.exec(["traceroute", "-n", "-q", "1", "-w", "2", "-m", "4", "10.210.2.2"],
@@ -124,7 +124,7 @@ class RouterTest(vswtest.TestCase):
             lookup = ctl.vswctl("route", "lookup", "10.220.5.5")
             self.assertEqual([nh["via"] for nh in lookup["next_hops"]], ["10.210.2.3"], lookup)
             r = a.ns.ping("10.220.0.1", count=3, interval=0.1)
-            self.assertEqual(parse_ping(r.stdout), (3, 3), r.stdout)
+            self.assertEqual(parse_ping(r.stdout)[1], 3, r.stdout)
             ctl.vswctl("route", "del", "10.220.0.0/16")
             r = a.ns.exec(["ping", "-n", "-c", "1", "-W", "2", "10.220.0.1"], check=False)
             self.assertEqual(parse_ping(r.stdout)[1], 0, r.stdout)
@@ -165,7 +165,7 @@ class RouterTest(vswtest.TestCase):
                           check=False)
             self.assertEqual(parse_ping(r.stdout)[1], 0, r.stdout)
             r = a.ns.ping("10.210.2.2", count=3, interval=0.1)
-            self.assertEqual(parse_ping(r.stdout), (3, 3), r.stdout)
+            self.assertEqual(parse_ping(r.stdout)[1], 3, r.stdout)
 
 
 if __name__ == "__main__":
