@@ -37,11 +37,28 @@ inline void decrement_ttl(rte_ipv4_hdr* ip) {
 // wrong (forwarding it with a recomputed-looking TTL change would carry the corruption on).
 // A device that checked it already says so in ol_flags; otherwise sum the header: a right
 // one sums to 0xffff. `ihl` is within the frame (the caller checked).
+// The usual 20-byte header is summed as two 8-byte and one 4-byte word with end-around
+// carries (the one's-complement sum does not depend on byte order): a few cycles, where
+// rte_raw_cksum's byte loop cost the routed cache hit about 10.
 inline bool ipv4_checksum_ok(const rte_mbuf* m, const void* ip, uint32_t ihl) {
   const uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) return true;
   if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD) return false;
-  return rte_raw_cksum(ip, ihl) == 0xffff;
+  if (unlikely(ihl != sizeof(rte_ipv4_hdr))) return rte_raw_cksum(ip, ihl) == 0xffff;
+  uint64_t a, b;
+  uint32_t c;
+  std::memcpy(&a, ip, 8);
+  std::memcpy(&b, static_cast<const uint8_t*>(ip) + 8, 8);
+  std::memcpy(&c, static_cast<const uint8_t*>(ip) + 16, 4);
+  uint64_t sum = a + b;
+  sum += sum < a;
+  const uint64_t with_c = sum + c;
+  sum = with_c + (with_c < sum);
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
 }
 
 void drop(WorkerContext& ctx, rte_mbuf* m, Counter& reason, TraceRouterDrop why) {
