@@ -11,7 +11,8 @@
 //   G (f3, 10.2.0.254 2001:db8:2::fe) -- br2 [r2 10.2.0.1/24 2001:db8:2::1/64] -- f2 untagged
 //
 // Input: up to kMaxFrames records, each a control byte (bits 0-1: ingress port f1/f2/f3;
-// bit 2: keep the IPv4 header checksum as given, else it is made right), a 16-bit
+// bit 2: keep the IPv4 header checksum as given, else it is made right; bit 3: trace it
+// live, the record must agree with what happened; bit 4: `trace packet` it first), a 16-bit
 // big-endian length and that many bytes of frame (fewer when the input ends first).
 // Each frame is forwarded alone, the management side handles what was punted, and what
 // comes out of every port is collected. Invariants, per frame:
@@ -48,6 +49,7 @@
 #include "flow_key.h"
 #include "heap_mbuf.h"
 #include "pipeline_harness.h"
+#include "trace_manager.h"
 
 namespace {
 
@@ -168,6 +170,8 @@ class Harness {
                                           RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     VSW_FUZZ_CHECK(input_pool_ != nullptr);
     ports_ = {pl_->add_port("f1"), pl_->add_port("f2"), pl_->add_port("f3")};
+    traces_ = std::make_unique<vsw::dp::TraceManager>(*pl_->fwd, pl_->rcu, pl_->pool, *pl_->ports,
+                                                      *pl_->router);
     for (const char* br : {"br1", "br2"}) {
       vswitch::dp::BridgeConfig c;
       c.set_name(br);
@@ -218,7 +222,7 @@ class Harness {
       len = std::min<size_t>(len, RTE_MBUF_DEFAULT_DATAROOM - RTE_PKTMBUF_HEADROOM);
       std::vector<uint8_t> frame(data + off, data + off + len);
       if ((control & 4) == 0) fix_ipv4_checksum(frame);
-      one_frame(ports_[std::min<size_t>(control & 3, 2)], frame.data(), len);
+      one_frame(ports_[std::min<size_t>(control & 3, 2)], frame.data(), len, control);
       off += len;
     }
     // Nothing but the packets waiting for a neighbor may still hold an mbuf.
@@ -362,7 +366,24 @@ class Harness {
     f[off + 11] = static_cast<uint8_t>(~sum);
   }
 
-  void one_frame(uint16_t port, const uint8_t* data, size_t len) {
+  void one_frame(uint16_t port, const uint8_t* data, size_t len, uint8_t control) {
+    // `trace packet` on the frame first: it must decide something and leave no trace in
+    // the tables or the counters (the checks below would see a counter move or an mbuf).
+    if ((control & 16) != 0 && len >= 14) {
+      vswitch::dp::TracePacketRequest req;
+      req.set_port(port == ports_[0] ? "f1" : port == ports_[1] ? "f2" : "f3");
+      req.set_frame(std::string(reinterpret_cast<const char*>(data), len));
+      vswitch::dp::TracedPacket dry;
+      VSW_FUZZ_CHECK(traces_->trace_packet(req, &dry).ok());
+      VSW_FUZZ_CHECK(!dry.result().empty());
+    }
+    const bool traced = (control & 8) != 0;
+    if (traced) {
+      vswitch::dp::TraceStartRequest req;
+      req.set_count(1);
+      vswitch::dp::TraceStatus st;
+      VSW_FUZZ_CHECK(traces_->start(req, &st).ok());
+    }
     const Counts before = counts(port);
     rte_mbuf* m = make(data, len);
     vsw::fuzz::HeapMbuf copy(data, len);
@@ -384,9 +405,20 @@ class Harness {
       VSW_FUZZ_CHECK(after.malformed == before.malformed + 1);
     }
     VSW_FUZZ_CHECK(out > 0 || after.accounted > before.accounted);
+    if (traced) {
+      // The record agrees with what happened.
+      vswitch::dp::TraceStatus st;
+      VSW_FUZZ_CHECK(traces_->stop(&st).ok());
+      VSW_FUZZ_CHECK(st.packets_size() == 1);
+      const std::string& result = st.packets(0).result();
+      VSW_FUZZ_CHECK(!result.empty());
+      if (!parses) VSW_FUZZ_CHECK(result == "dropped: malformed");
+      if (result.rfind("output ", 0) == 0) VSW_FUZZ_CHECK(out > 0);
+    }
   }
 
   std::unique_ptr<vsw::test::Pipeline> pl_;
+  std::unique_ptr<vsw::dp::TraceManager> traces_;
   rte_mempool* input_pool_ = nullptr;
   std::array<uint16_t, 3> ports_{};
 };
