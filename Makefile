@@ -18,7 +18,7 @@ $(BUILD)/build.ninja: CMakeLists.txt
 build: deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The sanitizer build covers the unit tests (see CMakeLists.txt for why not the daemons).
+# The sanitizer build of the unit tests (make soak builds the daemons with it: docs/soak.md).
 asan-test: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVSW_SANITIZE=ON \
 	  -DVSW_UNIT_ONLY=ON >/dev/null

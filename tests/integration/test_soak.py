@@ -28,7 +28,7 @@ class SoakTest(vswtest.TestCase):
               f"{rate:.0f} changes/s", flush=True)
         with soak.sanitizer_reports() as reports:
             with l2_env.L2Env() as env:
-                figures = soak.Soak(env, seconds, rate, seed).run()
+                figures = soak.Soak(env, seconds, rate, seed, asan=reports.active).run()
             figures["asan"] = reports.check()
         print(f"soak figures: {figures}", flush=True)
 
