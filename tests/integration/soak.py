@@ -478,7 +478,7 @@ class Soak:
     # --- checks
 
     def check(self, base, counters0, links0, switched, routed, denied) -> None:
-        ctl, f = self.ctl, self.figures
+        f = self.figures
         # 1. The guests' traffic kept flowing: every echo answered but for a few, no long gap.
         for name, ping in (("switched", switched), ("routed", routed)):
             fig = f[f"{name}_ping"]
