@@ -5,7 +5,7 @@ BUILD_TYPE ?= RelWithDebInfo
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build test unit-test asan-test fuzz fuzz-smoke format-check format demo bench clean
+.PHONY: all deps build test unit-test asan-test fuzz fuzz-smoke format-check format demo bench soak clean
 
 all: build
 
@@ -18,7 +18,7 @@ $(BUILD)/build.ninja: CMakeLists.txt
 build: deps $(BUILD)/build.ninja
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# The sanitizer build covers the unit tests (see CMakeLists.txt for why not the daemons).
+# The sanitizer build of the unit tests (make soak builds the daemons with it: docs/soak.md).
 asan-test: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVSW_SANITIZE=ON \
 	  -DVSW_UNIT_ONLY=ON >/dev/null
@@ -65,5 +65,21 @@ else
 	@$(BENCH_GUESTS)
 endif
 
+# The soak (docs/soak.md): tests/integration/test_soak.py for SOAK_SECONDS (make test runs it
+# for 60 s) on an ASan/UBSan build of the daemons (SOAK_ASAN=0: the normal build).
+SOAK_SECONDS ?= 600
+SOAK_RATE ?= 100
+SOAK_ASAN ?= 1
+SOAK_BUILD ?= build-asan-daemons
+SOAK_BIN = $(abspath $(if $(filter 1,$(SOAK_ASAN)),$(SOAK_BUILD),$(BUILD)))/bin
+soak: deps build
+ifeq ($(SOAK_ASAN),1)
+	@cmake -S . -B $(SOAK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVSW_SANITIZE=ON \
+	  >/dev/null
+	@cmake --build $(SOAK_BUILD) -j $(JOBS) --target vsw-dataplane vsw-controld vswctl vsw-dpctl
+endif
+	@SOAK_SECONDS=$(SOAK_SECONDS) SOAK_RATE=$(SOAK_RATE) VSW_BIN=$(SOAK_BIN) VSW_MEMORY=nohuge \
+	  /usr/bin/python3 tests/integration/test_soak.py -v
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(SOAK_BUILD)
