@@ -145,10 +145,15 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
   emit(ctx, m, tagged, out_port, out_vlan);
 }
 
-}  // namespace
-
-void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rte_mbuf** pkts,
+// The burst loop, compiled twice: with kTrace false (no session: the usual case) the hit
+// path carries no trace hook at all; the measured cost of one load and untaken branch per
+// packet was 1.5-2.5 cycles on a 35-cycle hit.
+template <bool kTrace>
+void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rte_mbuf** pkts,
               uint16_t n) {
+  auto step = [&ctx](const rte_mbuf* m, const TraceStep& s) {
+    if constexpr (kTrace) trace_add(ctx, m, s);
+  };
   PortCounters& in = ctx.ports[in_port];
   const flow::PortL2& port = l2.ports[in_port];
   const flow::Fdb& fdb = *ctx.fwd->fdb;
@@ -174,7 +179,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     rte_mbuf* m = pkts[i];
     if (unlikely(!ok[i])) {
       bump(in.malformed, 1);
-      trace_step(ctx, m, {.kind = TraceKind::kMalformed});
+      step(m, {.kind = TraceKind::kMalformed});
       rte_pktmbuf_free(m);
       continue;
     }
@@ -182,7 +187,7 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     const uint16_t bridge = port.bridge_for(parsed[i].tagged ? key.vlan : 0);
     if (unlikely(bridge == kNoBridge)) {
       bump(parsed[i].tagged ? in.unknown_vlan : in.no_destination, 1);
-      trace_step(ctx, m, {.kind = TraceKind::kNoDestination, .a = parsed[i].tagged, .b = key.vlan});
+      step(m, {.kind = TraceKind::kNoDestination, .a = parsed[i].tagged, .b = key.vlan});
       rte_pktmbuf_free(m);
       continue;
     }
@@ -193,25 +198,23 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
       if (likely(e->config_gen == l2.generation &&
                  d.generation.load(std::memory_order_acquire) == e->dst_gen &&
                  s.generation.load(std::memory_order_acquire) == e->src_gen) &&
-          (likely(!e->routed) || routed_hit(ctx, l3, *e, m, parsed[i], now, refresh))) {
+          (likely(!e->routed) || routed_hit<kTrace>(ctx, l3, *e, m, parsed[i], now, refresh))) {
         ++hits;
         if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);
         if (likely(!e->routed)) {
-          trace_step(ctx, m,
-                     {.kind = TraceKind::kCache,
-                      .a = static_cast<uint8_t>(TraceCache::kHit),
-                      .port = e->out_port,
-                      .b = e->out_vlan});
+          step(m, {.kind = TraceKind::kCache,
+                   .a = static_cast<uint8_t>(TraceCache::kHit),
+                   .port = e->out_port,
+                   .b = e->out_vlan});
           emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
         }
         continue;
       }
       ++stale;
-      trace_step(ctx, m,
-                 {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kStale)});
+      step(m, {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kStale)});
     } else {
-      trace_step(ctx, m, {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kMiss)});
+      step(m, {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kMiss)});
     }
     ++misses;
     switch_miss(ctx, l2, bridge, m, key, hashes[i], parsed[i].tagged, now);
@@ -220,6 +223,14 @@ void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
   if (hits) bump(c.hits, hits);
   if (misses) bump(c.misses, misses);
   if (stale) bump(c.stale, stale);
+}
+
+}  // namespace
+
+void l2_stage(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rte_mbuf** pkts,
+              uint16_t n) {
+  if (unlikely(ctx.trace != nullptr)) return l2_burst<true>(ctx, l2, in_port, pkts, n);
+  l2_burst<false>(ctx, l2, in_port, pkts, n);
 }
 
 }  // namespace vsw::dp

@@ -283,6 +283,7 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
   drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kNotIp);
 }
 
+template <bool kTrace>
 bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
                 const flow::ParsedFrame& parsed, uint64_t now, uint64_t stamp) {
   const flow::RoutedPart& r = e.route;
@@ -328,7 +329,7 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   if (unlikely(now - n.last_used.load(std::memory_order_relaxed) > stamp))
     n.last_used.store(now, std::memory_order_relaxed);
   bump(ctx.router.routed, 1);
-  if (unlikely(ctx.trace != nullptr)) {
+  if constexpr (kTrace) {
     TraceStep step{.kind = TraceKind::kRoutedHit, .port = r.out_rif, .b = r.nbr_pos};
     std::memcpy(&step.c, eth->dst_addr.addr_bytes, 6);
     trace_add(ctx, m, step);
@@ -336,6 +337,11 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   emit(ctx, m, false, e.out_port, e.out_vlan);
   return true;
 }
+
+template bool routed_hit<false>(WorkerContext&, const flow::L3Config*, const flow::FlowEntry&,
+                                rte_mbuf*, const flow::ParsedFrame&, uint64_t, uint64_t);
+template bool routed_hit<true>(WorkerContext&, const flow::L3Config*, const flow::FlowEntry&,
+                               rte_mbuf*, const flow::ParsedFrame&, uint64_t, uint64_t);
 
 unsigned process_injected(WorkerContext& ctx, const flow::L2Config* l2) {
   rte_ring* ring = ctx.inject_ring.load(std::memory_order_acquire);

@@ -76,6 +76,8 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
 // generations (FIB, L3 configuration, neighbor) and the TTL, rewrites and sends. Returns
 // false, leaving the frame untouched, when the entry cannot be used (the miss path decides).
 // `stamp`: how stale the neighbor's last-used stamp may get (the burst's refresh interval).
+// kTrace: whether a trace session runs (the hit path is compiled without hooks otherwise).
+template <bool kTrace>
 bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
                 const flow::ParsedFrame& parsed, uint64_t now, uint64_t stamp);
 
