@@ -53,9 +53,14 @@ void punt_copy(WorkerContext& ctx, uint16_t rif, const rte_mbuf* m, const FlowKe
   punt(ctx, copy, reason, rif);
 }
 
-// The miss path for one frame: learn, decide, cache when the decision is cacheable.
+// The miss path for one frame: learn, decide, cache when the decision is cacheable. Compiled
+// with and without trace hooks, as the burst loop.
+template <bool kTrace>
 void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_id, rte_mbuf* m,
                  const FlowKey& key, uint32_t hash, bool tagged, uint64_t now) {
+  auto step = [&ctx](const rte_mbuf* pkt, const TraceStep& s) {
+    if constexpr (kTrace) trace_add(ctx, pkt, s);
+  };
   const flow::Fdb& fdb = *ctx.fwd->fdb;
   const uint32_t here = flow::pack_location(key.in_port, key.vlan);
   FdbKey src{bridge_id, {}};
@@ -64,14 +69,15 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
   if (!flow::is_multicast(key.src)) {
     src_pos = fdb.lookup(src);
     if (src_pos < 0 || fdb.entry(src_pos).location.load(std::memory_order_acquire) != here) {
-      // A dry run's source is made up: it is not learned.
-      if (likely(!ctx.dry_run)) report_learn(ctx, src, here);
-      trace_step(ctx, m, {.kind = TraceKind::kFdbSource, .a = 1});
+      // A dry run's source is made up: it is not learned (a dry run always traces).
+      if (!kTrace || !ctx.dry_run) report_learn(ctx, src, here);
+      step(m, {.kind = TraceKind::kFdbSource, .a = 1});
     } else {
       FdbEntry& s = fdb.entry(src_pos);
-      if (now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval() && !ctx.dry_run)
+      if (now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval() &&
+          (!kTrace || !ctx.dry_run))
         s.last_seen.store(now, std::memory_order_relaxed);
-      trace_step(ctx, m, {.kind = TraceKind::kFdbSource, .a = 0});
+      step(m, {.kind = TraceKind::kFdbSource, .a = 0});
     }
   }
   const flow::L3Config* l3 = ctx.fwd->l3.load(std::memory_order_acquire);
@@ -79,7 +85,7 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
     const uint16_t rif = l3->bridge_rif[bridge_id];
     const flow::ParsedFrame parsed{static_cast<uint16_t>(tagged ? 18 : 14), tagged};
     if (std::memcmp(key.dst, l3->rifs[rif].mac, 6) == 0) {
-      trace_step(ctx, m, {.kind = TraceKind::kRouterIf, .b = rif});
+      step(m, {.kind = TraceKind::kRouterIf, .b = rif});
       // Cacheable only once the source is learned here, as for switched flows.
       L3Cacheable c{&key, hash, -1, 0};
       if (src_pos >= 0) {
@@ -96,16 +102,14 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
   }
   const flow::BridgeL2& bridge = l2.bridges[bridge_id];
   if (flow::is_multicast(key.dst)) {
-    trace_step(ctx, m,
-               {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kMulticast)});
+    step(m, {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kMulticast)});
     return flood(ctx, bridge, m, tagged, key.in_port);
   }
   FdbKey dst{bridge_id, {}};
   std::memcpy(dst.mac, key.dst, 6);
   const int32_t dst_pos = fdb.lookup(dst);
   if (dst_pos < 0) {
-    trace_step(ctx, m,
-               {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kUnknown)});
+    step(m, {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kUnknown)});
     return flood(ctx, bridge, m, tagged, key.in_port);
   }
   const FdbEntry& d = fdb.entry(dst_pos);
@@ -113,12 +117,11 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
   const uint32_t loc = d.location.load(std::memory_order_acquire);
   const uint16_t out_port = flow::location_port(loc);
   const uint16_t out_vlan = flow::location_vlan(loc);
-  trace_step(
-      ctx, m,
-      {.kind = TraceKind::kFdbDest,
-       .a = static_cast<uint8_t>(out_port == key.in_port ? TraceFdb::kIngress : TraceFdb::kUnicast),
-       .port = out_port,
-       .b = out_vlan});
+  step(m, {.kind = TraceKind::kFdbDest,
+           .a = static_cast<uint8_t>(out_port == key.in_port ? TraceFdb::kIngress
+                                                             : TraceFdb::kUnicast),
+           .port = out_port,
+           .b = out_vlan});
   if (out_port == key.in_port) {
     // The destination lives behind the ingress port: never send a frame back out.
     bump(ctx.ports[key.in_port].no_destination, 1);
@@ -174,6 +177,7 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     }
   }
   // Stage 2: decide per packet.
+  const RoutedView routed = routed_view(ctx, l3);
   uint64_t hits = 0, misses = 0, stale = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
@@ -198,7 +202,7 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
       if (likely(e->config_gen == l2.generation &&
                  d.generation.load(std::memory_order_acquire) == e->dst_gen &&
                  s.generation.load(std::memory_order_acquire) == e->src_gen) &&
-          (likely(!e->routed) || routed_hit<kTrace>(ctx, l3, *e, m, parsed[i], now, refresh))) {
+          (likely(!e->routed) || routed_hit<kTrace>(ctx, routed, *e, m, parsed[i], now, refresh))) {
         ++hits;
         if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);
@@ -217,7 +221,7 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
       step(m, {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kMiss)});
     }
     ++misses;
-    switch_miss(ctx, l2, bridge, m, key, hashes[i], parsed[i].tagged, now);
+    switch_miss<kTrace>(ctx, l2, bridge, m, key, hashes[i], parsed[i].tagged, now);
   }
   flow::FlowCacheCounters& c = ctx.cache.counters;
   if (hits) bump(c.hits, hits);

@@ -284,14 +284,13 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
 }
 
 template <bool kTrace>
-bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
+bool routed_hit(WorkerContext& ctx, const RoutedView& view, const flow::FlowEntry& e, rte_mbuf* m,
                 const flow::ParsedFrame& parsed, uint64_t now, uint64_t stamp) {
   const flow::RoutedPart& r = e.route;
   // No L3 configuration: the router is being torn down (the tables may be gone).
-  if (unlikely(l3 == nullptr || r.l3_gen != l3->generation)) return false;
-  const flow::Fib& fib = *ctx.fwd->fib;
-  if (unlikely(r.fib_gen != (r.v6 ? fib.generation6() : fib.generation4()))) return false;
-  flow::NeighborEntry& n = ctx.fwd->neighbors->entry(static_cast<int32_t>(r.nbr_pos));
+  if (unlikely(view.l3 == nullptr || r.l3_gen != view.l3->generation)) return false;
+  if (unlikely(r.fib_gen != (r.v6 ? view.fib_gen6 : view.fib_gen4))) return false;
+  flow::NeighborEntry& n = view.neighbors[r.nbr_pos];
   if (unlikely(n.generation.load(std::memory_order_acquire) != r.nbr_gen)) return false;
   const uint64_t w = n.mac_state.load(std::memory_order_acquire);
   if (unlikely(!flow::neighbor_usable(w))) return false;
@@ -338,10 +337,10 @@ bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEn
   return true;
 }
 
-template bool routed_hit<false>(WorkerContext&, const flow::L3Config*, const flow::FlowEntry&,
+template bool routed_hit<false>(WorkerContext&, const RoutedView&, const flow::FlowEntry&,
                                 rte_mbuf*, const flow::ParsedFrame&, uint64_t, uint64_t);
-template bool routed_hit<true>(WorkerContext&, const flow::L3Config*, const flow::FlowEntry&,
-                               rte_mbuf*, const flow::ParsedFrame&, uint64_t, uint64_t);
+template bool routed_hit<true>(WorkerContext&, const RoutedView&, const flow::FlowEntry&, rte_mbuf*,
+                               const flow::ParsedFrame&, uint64_t, uint64_t);
 
 unsigned process_injected(WorkerContext& ctx, const flow::L2Config* l2) {
   rte_ring* ring = ctx.inject_ring.load(std::memory_order_acquire);

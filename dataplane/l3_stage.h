@@ -76,9 +76,30 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
 // generations (FIB, L3 configuration, neighbor) and the TTL, rewrites and sends. Returns
 // false, leaving the frame untouched, when the entry cannot be used (the miss path decides).
 // `stamp`: how stale the neighbor's last-used stamp may get (the burst's refresh interval).
+// What a burst's routed cache hits check their entries against, read once per burst instead
+// of through three or four dependent loads per packet. A table change during the burst takes
+// effect from the next one; what the entries point at stays valid until the loop's
+// quiescent state.
+struct RoutedView {
+  const flow::L3Config* l3 = nullptr;  // null: no router, no routed hit is usable
+  uint32_t fib_gen4 = 0;
+  uint32_t fib_gen6 = 0;
+  flow::NeighborEntry* neighbors = nullptr;
+};
+
+inline RoutedView routed_view(const WorkerContext& ctx, const flow::L3Config* l3) {
+  RoutedView v;
+  if (l3 == nullptr) return v;
+  v.l3 = l3;
+  v.fib_gen4 = ctx.fwd->fib->generation4();
+  v.fib_gen6 = ctx.fwd->fib->generation6();
+  v.neighbors = ctx.fwd->neighbors->entries();
+  return v;
+}
+
 // kTrace: whether a trace session runs (the hit path is compiled without hooks otherwise).
 template <bool kTrace>
-bool routed_hit(WorkerContext& ctx, const flow::L3Config* l3, const flow::FlowEntry& e, rte_mbuf* m,
+bool routed_hit(WorkerContext& ctx, const RoutedView& view, const flow::FlowEntry& e, rte_mbuf* m,
                 const flow::ParsedFrame& parsed, uint64_t now, uint64_t stamp);
 
 // Hands `m` to the management thread; drops and counts it when the ring is full.

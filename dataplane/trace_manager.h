@@ -60,7 +60,7 @@ class TraceManager {
   std::unique_ptr<TraceSession> session_;
   bool published_ = false;
   std::string port_name_;
-  // `trace packet`'s private worker context (its flow cache alone is 1 MiB: made once).
+  // `trace packet`'s private worker context (its flow cache alone is 4 MiB: made once).
   std::unique_ptr<WorkerContext> dry_;
 };
 

@@ -125,6 +125,7 @@ class NeighborTable {
   // ---- readers (workers; lock-free) ----
   int32_t lookup(const NeighborKey& key) const { return rte_hash_lookup(hash_, &key); }
   NeighborEntry& entry(int32_t pos) const { return entries_[pos]; }
+  NeighborEntry* entries() const { return entries_; }
 
   // ---- writer (management thread) ----
 
