@@ -68,9 +68,13 @@ ConnPacket conn_packet(const AclPacket& p, uint16_t zone) {
   return c;
 }
 
-void filter_burst(uint32_t worker, uint16_t port, Direction dir, const PortAcl& acl, Conntrack* ct,
-                  const AclPacket* pkts, uint32_t n, uint64_t now, AclVerdict* out,
-                  AclFilterCounters& counters, AclDecision* how) {
+namespace {
+
+// filter_burst, compiled with and without the per-packet decisions (`how`) tracing wants.
+template <bool kHow>
+void filter(uint32_t worker, uint16_t port, Direction dir, const PortAcl& acl, Conntrack* ct,
+            const AclPacket* pkts, uint32_t n, uint64_t now, AclVerdict* out,
+            AclFilterCounters& counters, AclDecision* how) {
   const CompiledAcl* rules = acl.set(dir).current();
   const bool stateful = ct != nullptr && (rules->stateful_rules() != 0 ||
                                           acl.set(opposite(dir)).current()->stateful_rules() != 0);
@@ -111,7 +115,7 @@ void filter_burst(uint32_t worker, uint16_t port, Direction dir, const PortAcl& 
             bump(counters.rechecked);
           }
           out[i] = from_conn(ct->update(worker, ref, cdirs[j], conns[i], now));
-          if (how != nullptr) {
+          if constexpr (kHow) {
             how[i] = AclDecision{};
             how[i].tracked = 1;
             how[i].state = e.state.load(std::memory_order_relaxed);
@@ -156,7 +160,7 @@ void filter_burst(uint32_t worker, uint16_t port, Direction dir, const PortAcl& 
     const uint32_t r = rule_of[i];
     if (r != kNoRule) rules->count_hit(worker, r);
     bump(counters.classified);
-    if (how != nullptr) how[i] = AclDecision{};
+    if constexpr (kHow) how[i] = AclDecision{};
     switch (rules->action(r)) {
       case Action::kDeny:
         out[i] = AclVerdict::kDeny;
@@ -168,17 +172,27 @@ void filter_burst(uint32_t worker, uint16_t port, Direction dir, const PortAcl& 
         ConnRef ref;
         out[i] = from_conn(ct ? ct->create(worker, conns[i], dir, rules->generation(), now, &ref)
                               : ConnVerdict::kPass);
-        if (how != nullptr && out[i] == AclVerdict::kPass && ct != nullptr)
+        if (kHow && out[i] == AclVerdict::kPass && ct != nullptr)
           how[i].state = ct->entry(ref).state.load(std::memory_order_relaxed);
         break;
       }
     }
-    if (how != nullptr) {
+    if constexpr (kHow) {
       how[i].rule_id = r == kNoRule ? UINT32_MAX : rules->rule(r).id;
       how[i].action = static_cast<uint8_t>(rules->action(r));
     }
     bump(counters.verdicts[static_cast<int>(out[i])]);
   }
+}
+
+}  // namespace
+
+void filter_burst(uint32_t worker, uint16_t port, Direction dir, const PortAcl& acl, Conntrack* ct,
+                  const AclPacket* pkts, uint32_t n, uint64_t now, AclVerdict* out,
+                  AclFilterCounters& counters, AclDecision* how) {
+  if (how != nullptr)
+    return filter<true>(worker, port, dir, acl, ct, pkts, n, now, out, counters, how);
+  filter<false>(worker, port, dir, acl, ct, pkts, n, now, out, counters, nullptr);
 }
 
 AclVerdict explain(uint16_t port, Direction dir, const PortAcl& acl, const Conntrack* ct,

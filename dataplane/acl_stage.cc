@@ -106,8 +106,12 @@ AclParse parse_acl_packet(const rte_mbuf* m, AclPacket* out) {
   return AclParse::kIp;
 }
 
-uint16_t acl_filter_mbufs(WorkerContext& ctx, const acl::PortAcl& acl, uint16_t port, Direction dir,
-                          rte_mbuf** pkts, uint16_t n) {
+namespace {
+
+// Compiled with and without trace hooks (kTrace: a trace session runs), as the L2 stage.
+template <bool kTrace>
+uint16_t filter_mbufs(WorkerContext& ctx, const acl::PortAcl& acl, uint16_t port, Direction dir,
+                      rte_mbuf** pkts, uint16_t n) {
   // Nothing to decide in this direction: no rule, a permit default, and no stateful rule
   // the other way whose replies this direction must track.
   const Direction other = dir == Direction::kToPort ? Direction::kFromPort : Direction::kToPort;
@@ -141,17 +145,16 @@ uint16_t acl_filter_mbufs(WorkerContext& ctx, const acl::PortAcl& acl, uint16_t 
       }
     }
     acl::AclDecision how[acl::kMaxFilterBurst];
-    const bool tracing = unlikely(ctx.trace != nullptr);
-    if (unlikely(ctx.dry_run)) {
+    if (kTrace && ctx.dry_run) {
       for (uint32_t j = 0; j < n_ip; ++j)
         verdicts[j] = acl::explain(port, dir, acl, ct, packets[j], &how[j]);
     } else if (n_ip > 0) {
       acl::filter_burst(ctx.index, port, dir, acl, ct, packets, n_ip, now, verdicts, ctx.acl,
-                        tracing ? how : nullptr);
+                        kTrace ? how : nullptr);
     }
     for (uint16_t i = 0; i < count; ++i) {
       rte_mbuf* m = pkts[base + i];
-      if (tracing && at[i] != kPassUnfiltered) {
+      if (kTrace && at[i] != kPassUnfiltered) {
         if (at[i] == kMalformed) {
           trace_add(ctx, m, {.kind = TraceKind::kMalformed, .a = 1});
         } else {
@@ -181,6 +184,14 @@ uint16_t acl_filter_mbufs(WorkerContext& ctx, const acl::PortAcl& acl, uint16_t 
     }
   }
   return kept;
+}
+
+}  // namespace
+
+uint16_t acl_filter_mbufs(WorkerContext& ctx, const acl::PortAcl& acl, uint16_t port, Direction dir,
+                          rte_mbuf** pkts, uint16_t n) {
+  if (unlikely(ctx.trace != nullptr)) return filter_mbufs<true>(ctx, acl, port, dir, pkts, n);
+  return filter_mbufs<false>(ctx, acl, port, dir, pkts, n);
 }
 
 }  // namespace vsw::dp
