@@ -348,9 +348,10 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index,
           a.family = dst.family;
           std::memcpy(a.bytes, s.addr, 16);
           text = "next hop " + flow::format_ip(a) + " on " + rif_name(s.b) +
-                 " unresolved: queued while the router resolves it";
+                 (dry ? " unresolved: a packet would wait while the router resolves it"
+                      : " unresolved: queued while the router resolves it");
         }
-        if (dry) text += " (a dry run stops here)";
+        if (dry) text += " (a dry run stops at the punt)";
         add("punt", text);
         last_drop = punt_result(reason);
         break;
