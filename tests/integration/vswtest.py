@@ -627,17 +627,19 @@ class Testpmd:
     PROMPT = "testpmd> "
 
     def __init__(self, workdir: Path, memory: Memory, socket_path: Path, server: bool = False,
-                 label: str = "testpmd"):
+                 label: str = "testpmd", queues: int = 1):
         self.label = label
         self.socket_path = socket_path
         self.server = server
         self.file_prefix = names.name("tp")
         self.log_path = workdir / f"{label}-{self.file_prefix}.log"
-        vdev = f"net_virtio_user0,path={socket_path},queues=1" + (",server=1" if server else "")
+        vdev = f"net_virtio_user0,path={socket_path},queues={queues}" + \
+            (",server=1" if server else "")
         self.cmd = ["stdbuf", "-oL", "-eL", "dpdk-testpmd", "-l", CORES,
                     "--main-lcore", TESTPMD_MAIN_LCORE, "--no-pci",
                     "--file-prefix", self.file_prefix, *memory.peer_args(), "--vdev", vdev,
-                    "--", "-i", "--total-num-mbufs=8192", "--nb-cores=1"]
+                    "--", "-i", "--total-num-mbufs=8192", "--nb-cores=1",
+                    f"--rxq={queues}", f"--txq={queues}"]
         self.proc: Optional[subprocess.Popen] = None
         self._buf = ""
         self._lock = threading.Lock()
@@ -917,10 +919,10 @@ class Env(contextlib.ExitStack):
         return ns
 
     def testpmd(self, socket_path: Path, server: bool = False, label: str = "testpmd",
-                start: bool = True) -> Testpmd:
-        """A testpmd guest on `socket_path`, killed at exit (quit it yourself to check a
-        graceful exit)."""
-        pmd = Testpmd(self.workdir, self.memory, socket_path, server, label)
+                start: bool = True, queues: int = 1) -> Testpmd:
+        """A testpmd guest on `socket_path` with `queues` queue pairs, killed at exit (quit it
+        yourself to check a graceful exit)."""
+        pmd = Testpmd(self.workdir, self.memory, socket_path, server, label, queues)
         self._logs.append(pmd.log_path)
         self.callback(pmd.kill)
         return pmd.start() if start else pmd
