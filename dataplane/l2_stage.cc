@@ -53,14 +53,17 @@ void punt_copy(WorkerContext& ctx, uint16_t rif, const rte_mbuf* m, const FlowKe
   punt(ctx, copy, reason, rif);
 }
 
+// A trace hook that exists only in the traced instantiation of the templates below.
+template <bool kTrace>
+inline void step(WorkerContext& ctx, const rte_mbuf* m, const TraceStep& s) {
+  if constexpr (kTrace) trace_add(ctx, m, s);
+}
+
 // The miss path for one frame: learn, decide, cache when the decision is cacheable. Compiled
 // with and without trace hooks, as the burst loop.
 template <bool kTrace>
 void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_id, rte_mbuf* m,
                  const FlowKey& key, uint32_t hash, bool tagged, uint64_t now) {
-  auto step = [&ctx](const rte_mbuf* pkt, const TraceStep& s) {
-    if constexpr (kTrace) trace_add(ctx, pkt, s);
-  };
   const flow::Fdb& fdb = *ctx.fwd->fdb;
   const uint32_t here = flow::pack_location(key.in_port, key.vlan);
   FdbKey src{bridge_id, {}};
@@ -71,13 +74,13 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
     if (src_pos < 0 || fdb.entry(src_pos).location.load(std::memory_order_acquire) != here) {
       // A dry run's source is made up: it is not learned (a dry run always traces).
       if (!kTrace || !ctx.dry_run) report_learn(ctx, src, here);
-      step(m, {.kind = TraceKind::kFdbSource, .a = 1});
+      step<kTrace>(ctx, m, {.kind = TraceKind::kFdbSource, .a = 1});
     } else {
       FdbEntry& s = fdb.entry(src_pos);
       if (now - s.last_seen.load(std::memory_order_relaxed) > refresh_interval() &&
           (!kTrace || !ctx.dry_run))
         s.last_seen.store(now, std::memory_order_relaxed);
-      step(m, {.kind = TraceKind::kFdbSource, .a = 0});
+      step<kTrace>(ctx, m, {.kind = TraceKind::kFdbSource, .a = 0});
     }
   }
   const flow::L3Config* l3 = ctx.fwd->l3.load(std::memory_order_acquire);
@@ -85,7 +88,7 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
     const uint16_t rif = l3->bridge_rif[bridge_id];
     const flow::ParsedFrame parsed{static_cast<uint16_t>(tagged ? 18 : 14), tagged};
     if (std::memcmp(key.dst, l3->rifs[rif].mac, 6) == 0) {
-      step(m, {.kind = TraceKind::kRouterIf, .b = rif});
+      step<kTrace>(ctx, m, {.kind = TraceKind::kRouterIf, .b = rif});
       // Cacheable only once the source is learned here, as for switched flows.
       L3Cacheable c{&key, hash, -1, 0};
       if (src_pos >= 0) {
@@ -102,14 +105,16 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
   }
   const flow::BridgeL2& bridge = l2.bridges[bridge_id];
   if (flow::is_multicast(key.dst)) {
-    step(m, {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kMulticast)});
+    step<kTrace>(ctx, m,
+                 {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kMulticast)});
     return flood(ctx, bridge, m, tagged, key.in_port);
   }
   FdbKey dst{bridge_id, {}};
   std::memcpy(dst.mac, key.dst, 6);
   const int32_t dst_pos = fdb.lookup(dst);
   if (dst_pos < 0) {
-    step(m, {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kUnknown)});
+    step<kTrace>(ctx, m,
+                 {.kind = TraceKind::kFdbDest, .a = static_cast<uint8_t>(TraceFdb::kUnknown)});
     return flood(ctx, bridge, m, tagged, key.in_port);
   }
   const FdbEntry& d = fdb.entry(dst_pos);
@@ -117,11 +122,12 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
   const uint32_t loc = d.location.load(std::memory_order_acquire);
   const uint16_t out_port = flow::location_port(loc);
   const uint16_t out_vlan = flow::location_vlan(loc);
-  step(m, {.kind = TraceKind::kFdbDest,
-           .a = static_cast<uint8_t>(out_port == key.in_port ? TraceFdb::kIngress
-                                                             : TraceFdb::kUnicast),
-           .port = out_port,
-           .b = out_vlan});
+  step<kTrace>(
+      ctx, m,
+      {.kind = TraceKind::kFdbDest,
+       .a = static_cast<uint8_t>(out_port == key.in_port ? TraceFdb::kIngress : TraceFdb::kUnicast),
+       .port = out_port,
+       .b = out_vlan});
   if (out_port == key.in_port) {
     // The destination lives behind the ingress port: never send a frame back out.
     bump(ctx.ports[key.in_port].no_destination, 1);
@@ -154,9 +160,6 @@ void switch_miss(WorkerContext& ctx, const flow::L2Config& l2, uint16_t bridge_i
 template <bool kTrace>
 void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rte_mbuf** pkts,
               uint16_t n) {
-  auto step = [&ctx](const rte_mbuf* m, const TraceStep& s) {
-    if constexpr (kTrace) trace_add(ctx, m, s);
-  };
   PortCounters& in = ctx.ports[in_port];
   const flow::PortL2& port = l2.ports[in_port];
   const flow::Fdb& fdb = *ctx.fwd->fdb;
@@ -183,7 +186,7 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     rte_mbuf* m = pkts[i];
     if (unlikely(!ok[i])) {
       bump(in.malformed, 1);
-      step(m, {.kind = TraceKind::kMalformed});
+      step<kTrace>(ctx, m, {.kind = TraceKind::kMalformed});
       rte_pktmbuf_free(m);
       continue;
     }
@@ -191,7 +194,8 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     const uint16_t bridge = port.bridge_for(parsed[i].tagged ? key.vlan : 0);
     if (unlikely(bridge == kNoBridge)) {
       bump(parsed[i].tagged ? in.unknown_vlan : in.no_destination, 1);
-      step(m, {.kind = TraceKind::kNoDestination, .a = parsed[i].tagged, .b = key.vlan});
+      step<kTrace>(ctx, m,
+                   {.kind = TraceKind::kNoDestination, .a = parsed[i].tagged, .b = key.vlan});
       rte_pktmbuf_free(m);
       continue;
     }
@@ -207,18 +211,21 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
         if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);
         if (likely(!e->routed)) {
-          step(m, {.kind = TraceKind::kCache,
-                   .a = static_cast<uint8_t>(TraceCache::kHit),
-                   .port = e->out_port,
-                   .b = e->out_vlan});
+          step<kTrace>(ctx, m,
+                       {.kind = TraceKind::kCache,
+                        .a = static_cast<uint8_t>(TraceCache::kHit),
+                        .port = e->out_port,
+                        .b = e->out_vlan});
           emit(ctx, m, parsed[i].tagged, e->out_port, e->out_vlan);
         }
         continue;
       }
       ++stale;
-      step(m, {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kStale)});
+      step<kTrace>(ctx, m,
+                   {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kStale)});
     } else {
-      step(m, {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kMiss)});
+      step<kTrace>(ctx, m,
+                   {.kind = TraceKind::kCache, .a = static_cast<uint8_t>(TraceCache::kMiss)});
     }
     ++misses;
     switch_miss<kTrace>(ctx, l2, bridge, m, key, hashes[i], parsed[i].tagged, now);
