@@ -363,9 +363,11 @@ void print_ports(const google::protobuf::RepeatedPtrField<vswitch::dp::PortStatu
 void print_human(const Response& r, const std::vector<std::string>& args) {
   switch (r.body_case()) {
     case Response::kStatus:
-      std::printf("version %s, pid %u, memory %s, %u worker(s), up %lu ms\n",
-                  r.status().version().c_str(), r.status().pid(), r.status().memory_mode().c_str(),
-                  r.status().workers(), r.status().uptime_ms());
+      std::printf(
+          "version %s, pid %u, memory %s, %u worker(s), up %lu ms, mbufs %lu of %lu in use\n",
+          r.status().version().c_str(), r.status().pid(), r.status().memory_mode().c_str(),
+          r.status().workers(), r.status().uptime_ms(), r.status().mbufs_in_use(),
+          r.status().mbufs_total());
       break;
     case Response::kPort:
       std::printf("port %s: port id %u, devargs %s\n", r.port().config().name().c_str(),

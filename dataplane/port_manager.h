@@ -45,6 +45,8 @@ class PortManager {
   void xconnect_list(vswitch::dp::XconnectList* out) const;
 
   void port_list(vswitch::dp::PortList* out) const;
+  // The packet mbuf pool every port receives into.
+  rte_mempool* pool() const { return pool_; }
   // The DPDK port id of a port, or kNoPort.
   uint16_t port_id(const std::string& name) const;
   // The operator's name of a port id, or "" (for listings).

@@ -245,6 +245,8 @@ Response RequestHandler::handle(const Request& request) {
                                                  .count()));
       s->set_tsc_hz(rte_get_tsc_hz());
       s->set_max_ports(kMaxPorts);
+      s->set_mbufs_in_use(rte_mempool_in_use_count(ports_.pool()));
+      s->set_mbufs_total(ports_.pool()->size);
       break;
     }
     case Request::kPortAdd: {

@@ -3,15 +3,20 @@
 serves a guest that uses one, then one that uses both, then one again, each time with
 traffic both ways through a cross-connect and every counter balancing exactly
 (check_traffic: what came in on one port went out of the other or was counted as dropped).
-The dataplane stays up throughout. (It does not report its mbuf pool's use yet: a leak would
-show as no_mbufs drops, which check_traffic's exact balance would catch only once the pool
-ran dry.)
+The dataplane stays up throughout, and once the guests are gone its mbuf pool is back to
+what it held before they came (`vsw-dpctl status`: mbufs_in_use): nothing stays pinned by a
+queue the guest stopped using.
 """
 
 from __future__ import annotations
 
 import vswtest
 from test_vhost_testpmd import check_traffic, wait_link
+from vswtest import wait_until
+
+
+def in_use(dp: vswtest.Dataplane) -> int:
+    return int(dp.dpctl("status")["status"]["mbufs_in_use"])
 
 
 class VhostQueuesTest(vswtest.TestCase):
@@ -23,6 +28,14 @@ class VhostQueuesTest(vswtest.TestCase):
             dp.port_add("q2", "vhost-user")
             dp.dpctl("xconnect", "add", "q1", "q2")
             sockets = {n: dp.run_dir / "vhost" / f"{n}.sock" for n in ("q1", "q2")}
+            baseline = in_use(dp)
+            vswtest.log(f"mbufs in use before the guests: {baseline}")
+            # The measure itself: a tap port pins its receive ring's mbufs while it exists.
+            dp.port_add("t1", "tap", iface=env.iface_name())
+            self.assertGreater(in_use(dp), baseline)
+            dp.dpctl("port", "del", "t1")
+            wait_until(lambda: in_use(dp) == baseline, 30, "the tap port's mbufs back",
+                       state=lambda: in_use(dp))
             peer = env.testpmd(sockets["q2"], label="peer")
             wait_link(dp, "q2", True)
             for round_, queues in enumerate((1, 2, 1)):
@@ -39,6 +52,10 @@ class VhostQueuesTest(vswtest.TestCase):
             dp.assert_alive()
             port = dp.port("q1")
             self.assertEqual(port["config"]["queues"], 2, port)
+            # What the guests' traffic took is all back (a worker's transmit buffers and
+            # the ports' queues drain within a loop; the bound is for a loaded machine).
+            wait_until(lambda: in_use(dp) == baseline, 30, "the mbuf pool back to its baseline",
+                       state=lambda: in_use(dp))
 
 
 if __name__ == "__main__":
