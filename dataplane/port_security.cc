@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "port_fields.h"
+
 namespace vsw::dp {
 
 namespace {
@@ -16,16 +18,6 @@ constexpr uint16_t kEtherVlan = 0x8100;
 constexpr uint16_t kEtherQinQ = 0x88a8;
 constexpr uint8_t kProtoIcmpv6 = 58;
 constexpr uint8_t kNeighborAdvertisement = 136;
-
-bool parse_mac(const std::string& text, std::array<uint8_t, 6>* out) {
-  unsigned b[6];
-  char tail;
-  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-                  &b[5], &tail) != 6)
-    return false;
-  for (int i = 0; i < 6; ++i) (*out)[i] = static_cast<uint8_t>(b[i]);
-  return true;
-}
 
 uint16_t be16(const uint8_t* p) {
   return static_cast<uint16_t>(p[0] << 8 | p[1]);
@@ -70,7 +62,8 @@ std::string build_port_security(const std::vector<std::string>& macs,
     return "allowed_ips: at most " + std::to_string(kMaxAllowedIps) + " prefixes per port";
   for (const std::string& m : macs) {
     std::array<uint8_t, 6> mac{};
-    if (!parse_mac(m, &mac)) return "allowed_macs: '" + m + "' is not a MAC (aa:bb:cc:dd:ee:ff)";
+    if (!fields::parse_mac_any(m, mac.data()))
+      return "allowed_macs: '" + m + "' is not a MAC (aa:bb:cc:dd:ee:ff)";
     if (mac[0] & 1) return "allowed_macs: '" + m + "' is a multicast MAC";
     ps.macs[ps.mac_count++] = mac;
   }

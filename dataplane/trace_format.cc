@@ -13,6 +13,7 @@
 #include "conn_state.h"
 #include "ip_addr.h"
 #include "l3_stage.h"
+#include "port_fields.h"
 #include "port_manager.h"
 #include "router_manager.h"
 #include "trace_manager.h"
@@ -20,12 +21,6 @@
 namespace vsw::dp {
 
 namespace {
-
-std::string mac_text(const uint8_t* m) {
-  char b[18];
-  std::snprintf(b, sizeof(b), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
-  return b;
-}
 
 uint16_t be16(const uint8_t* p) {
   return static_cast<uint16_t>((p[0] << 8) | p[1]);
@@ -49,7 +44,7 @@ std::string proto_name(uint8_t proto) {
 // The headers the frame's first bytes show: "src > dst, vlan N, ipv4 A > B udp 1 > 2, ttl 64".
 std::string summarize(const uint8_t* p, uint32_t len, flow::IpAddr* dst_out, bool* have_dst) {
   if (len < 14) return "runt frame (" + std::to_string(len) + " bytes)";
-  std::string s = mac_text(p + 6) + " > " + mac_text(p);
+  std::string s = fields::format_mac(p + 6) + " > " + fields::format_mac(p);
   uint32_t off = 12;
   uint16_t type = be16(p + off);
   if (type == RTE_ETHER_TYPE_VLAN && len >= 18) {
@@ -169,7 +164,15 @@ std::string action_name(uint8_t a) {
 
 }  // namespace
 
-void TraceManager::describe(const TracedPacket& t, uint32_t index,
+TraceManager::RifNames TraceManager::rif_names() const {
+  RifNames names;
+  vswitch::dp::RouterInterfaceList rifs;
+  router_.rif_list(&rifs);
+  for (const auto& r : rifs.router_ifs()) names[r.id()] = r.config().name();
+  return names;
+}
+
+void TraceManager::describe(const TracedPacket& t, uint32_t index, const RifNames& rif_names,
                             vswitch::dp::TracedPacket* out) const {
   out->set_index(index);
   out->set_port(ports_.name_of(t.in_port));
@@ -183,10 +186,6 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index,
   out->set_summary(summarize(t.head, t.head_length, &dst, &have_dst));
   out->set_steps_lost(t.steps_lost);
 
-  std::map<uint32_t, std::string> rif_names;
-  vswitch::dp::RouterInterfaceList rifs;
-  router_.rif_list(&rifs);
-  for (const auto& r : rifs.router_ifs()) rif_names[r.id()] = r.config().name();
   auto rif_name = [&](uint32_t id) {
     auto it = rif_names.find(id);
     return it != rif_names.end() ? it->second : "rif " + std::to_string(id);
@@ -330,14 +329,14 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index,
       case TraceKind::kNeighbor: {
         uint8_t mac[8];
         std::memcpy(mac, &s.c, 8);
-        add("neighbor", "resolved: " + mac_text(mac));
+        add("neighbor", "resolved: " + fields::format_mac(mac));
         break;
       }
       case TraceKind::kRoutedHit: {
         uint8_t mac[8];
         std::memcpy(mac, &s.c, 8);
-        add("flow-cache", "hit (routed): out of " + rif_name(s.port) + " to " + mac_text(mac) +
-                              ", TTL decremented");
+        add("flow-cache", "hit (routed): out of " + rif_name(s.port) + " to " +
+                              fields::format_mac(mac) + ", TTL decremented");
         break;
       }
       case TraceKind::kPunt: {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ip_addr.h"
+#include "port_fields.h"
 #include "port_manager.h"
 #include "port_security.h"
 #include "router_manager.h"
@@ -25,33 +26,9 @@ using vswitch::dp::ERROR_CODE_NOT_FOUND;
 constexpr uint16_t kDefaultSrcPort = 49152;
 constexpr uint16_t kDefaultDstPort = 9;  // discard
 
-bool parse_mac(const std::string& text, uint8_t out[6]) {
-  unsigned b[6];
-  char extra;
-  if (std::sscanf(text.c_str(), "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-                  &extra) != 6)
-    return false;
-  for (int i = 0; i < 6; ++i) {
-    if (b[i] > 0xff) return false;
-    out[i] = static_cast<uint8_t>(b[i]);
-  }
-  return true;
-}
-
 void put16(std::string& f, size_t at, uint16_t v) {
   f[at] = static_cast<char>(v >> 8);
   f[at + 1] = static_cast<char>(v & 0xff);
-}
-
-// One's-complement sum over `len` bytes of `p`, folded (RFC 1071).
-uint32_t sum16(const uint8_t* p, size_t len, uint32_t sum = 0) {
-  for (size_t i = 0; i + 1 < len; i += 2) sum += (uint32_t{p[i]} << 8) | p[i + 1];
-  if (len & 1) sum += uint32_t{p[len - 1]} << 8;
-  return sum;
-}
-uint16_t fold(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
 }
 
 }  // namespace
@@ -117,10 +94,11 @@ void TraceManager::show(vswitch::dp::TraceStatus* out) const {
   out->set_port(port_name_);
   out->set_count(session_->capacity);
   out->set_marked(marked);
+  const RifNames rifs = rif_names();
   for (uint32_t i = 0; i < marked; ++i) {
     const TracedPacket& t = session_->packets[i];
     if (!t.complete.load(std::memory_order_acquire)) continue;
-    describe(t, i + 1, out->add_packets());
+    describe(t, i + 1, rifs, out->add_packets());
   }
 }
 
@@ -165,7 +143,7 @@ Status TraceManager::trace_packet(const vswitch::dp::TracePacketRequest& req,
   flush_tx(ctx);
   trace_loop_end(ctx);
   ctx.trace = nullptr;
-  describe(session.packets[0], 1, out);
+  describe(session.packets[0], 1, rif_names(), out);
   return Status::Ok();
 }
 
@@ -216,7 +194,7 @@ Status TraceManager::build_frame(const vswitch::dp::TracePacketRequest& req, uin
     return true;
   };
   if (!req.src_mac().empty()) {
-    if (!parse_mac(req.src_mac(), smac))
+    if (!fields::parse_mac_any(req.src_mac(), smac))
       return Status::Error(ERROR_CODE_INVALID_ARGUMENT,
                            "src_mac: '" + req.src_mac() + "' is not a MAC address");
   } else if (const PortSecurity* ps = fwd_.ports[port].security.load(std::memory_order_acquire);
@@ -228,7 +206,7 @@ Status TraceManager::build_frame(const vswitch::dp::TracePacketRequest& req, uin
                              "' is not known (no port security MAC, no neighbor entry): give it");
   }
   if (!req.dst_mac().empty()) {
-    if (!parse_mac(req.dst_mac(), dmac))
+    if (!fields::parse_mac_any(req.dst_mac(), dmac))
       return Status::Error(ERROR_CODE_INVALID_ARGUMENT,
                            "dst_mac: '" + req.dst_mac() + "' is not a MAC address");
   } else {
@@ -280,7 +258,8 @@ Status TraceManager::build_frame(const vswitch::dp::TracePacketRequest& req, uin
     ip[9] = static_cast<uint8_t>(proto);
     std::memcpy(ip + 12, src.bytes, 4);
     std::memcpy(ip + 16, dst.bytes, 4);
-    put16(f, l2_len + 10, fold(sum16(ip, 20)));
+    const uint16_t c = rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip));
+    std::memcpy(ip + 10, &c, 2);  // rte_*_cksum sum in memory order: stored as they come
   }
   const uint16_t sport = req.src_port() ? static_cast<uint16_t>(req.src_port()) : kDefaultSrcPort;
   const uint16_t dport = req.dst_port() ? static_cast<uint16_t>(req.dst_port()) : kDefaultDstPort;
@@ -300,19 +279,18 @@ Status TraceManager::build_frame(const vswitch::dp::TracePacketRequest& req, uin
     put16(f, l4_at + 4, 1);                   // identifier
     put16(f, l4_at + 6, 1);                   // sequence
   }
-  if (l4_len > 0 && proto != IPPROTO_ICMP) {
-    // The pseudo-header (RFC 793, 768, 8200) then the L4 header.
-    uint32_t sum = 0;
-    if (v6) {
-      sum = sum16(ip + 8, 32);
+  if (l4_len > 0) {
+    // TCP, UDP and ICMPv6 sum the pseudo-header (the IP header's addresses, length and
+    // protocol) too; ICMP does not.
+    uint16_t c;
+    if (proto == IPPROTO_ICMP) {
+      c = static_cast<uint16_t>(~rte_raw_cksum(l4, l4_len));
+    } else if (v6) {
+      c = rte_ipv6_udptcp_cksum(reinterpret_cast<const rte_ipv6_hdr*>(ip), l4);
     } else {
-      sum = sum16(ip + 12, 8);
+      c = rte_ipv4_udptcp_cksum(reinterpret_cast<const rte_ipv4_hdr*>(ip), l4);
     }
-    sum += proto + static_cast<uint32_t>(l4_len);
-    const size_t csum_at = l4_at + (proto == IPPROTO_TCP ? 16 : proto == IPPROTO_UDP ? 6 : 2);
-    put16(f, csum_at, fold(sum16(l4, l4_len, sum)));
-  } else if (proto == IPPROTO_ICMP) {
-    put16(f, l4_at + 2, fold(sum16(l4, l4_len)));
+    std::memcpy(l4 + (proto == IPPROTO_TCP ? 16 : proto == IPPROTO_UDP ? 6 : 2), &c, 2);
   }
   *frame = std::move(f);
   return Status::Ok();

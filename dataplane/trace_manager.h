@@ -15,6 +15,7 @@
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -46,7 +47,11 @@ class TraceManager {
 
  private:
   void end_session();
-  void describe(const TracedPacket& t, uint32_t index, vswitch::dp::TracedPacket* out) const;
+  // Router interface names by id, looked up once per show (trace_format.cc).
+  using RifNames = std::map<uint32_t, std::string>;
+  RifNames rif_names() const;
+  void describe(const TracedPacket& t, uint32_t index, const RifNames& rif_names,
+                vswitch::dp::TracedPacket* out) const;
   Status build_frame(const vswitch::dp::TracePacketRequest& req, uint16_t port,
                      std::string* frame) const;
 

@@ -39,6 +39,10 @@ std::string format_mac(const uint8_t mac[6]) {
 }
 
 bool parse_mac(const std::string& text, uint8_t out[6]) {
+  return parse_mac_any(text, out) && (out[0] & 1) == 0;
+}
+
+bool parse_mac_any(const std::string& text, uint8_t out[6]) {
   if (text.size() != 17) return false;
   for (int i = 0; i < 6; ++i) {
     const char hi = text[i * 3], lo = text[i * 3 + 1];
@@ -48,7 +52,7 @@ bool parse_mac(const std::string& text, uint8_t out[6]) {
     char pair[3] = {hi, lo, 0};
     out[i] = static_cast<uint8_t>(std::strtoul(pair, nullptr, 16));
   }
-  return (out[0] & 1) == 0;
+  return true;
 }
 
 std::string mac_from_name(const uint8_t prefix[3], const std::string& name) {

@@ -30,5 +30,7 @@ std::string mac_from_name(const uint8_t prefix[3], const std::string& name);
 
 // "aa:bb:cc:dd:ee:ff" into 6 bytes. Returns false on any other form, and for multicast.
 bool parse_mac(const std::string& text, uint8_t out[6]);
+// The same, multicast and broadcast included (a destination, a source filter).
+bool parse_mac_any(const std::string& text, uint8_t out[6]);
 
 }  // namespace vsw::fields

@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ip.h>
 #include <rte_mempool.h>
 #include <sanitizer/asan_interface.h>
 #include <unistd.h>
@@ -359,11 +360,8 @@ class Harness {
     const size_t ihl = (f[off] & 0x0f) * 4u;
     if (ihl < 20 || f.size() < off + ihl) return;
     f[off + 10] = f[off + 11] = 0;
-    uint32_t sum = 0;
-    for (size_t i = 0; i < ihl; i += 2) sum += (uint32_t{f[off + i]} << 8) | f[off + i + 1];
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    f[off + 10] = static_cast<uint8_t>(~sum >> 8);
-    f[off + 11] = static_cast<uint8_t>(~sum);
+    const uint16_t c = rte_ipv4_cksum(reinterpret_cast<const rte_ipv4_hdr*>(&f[off]));
+    std::memcpy(&f[off + 10], &c, 2);
   }
 
   void one_frame(uint16_t port, const uint8_t* data, size_t len, uint8_t control) {

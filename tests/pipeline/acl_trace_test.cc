@@ -33,14 +33,10 @@ class TracePipeline : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(init_eal("acl_trace_test"));
     pl = std::make_unique<Pipeline>();
-    p1 = pl->add_port("p1");
-    p2 = pl->add_port("p2");
-    p3 = pl->add_port("p3");
-    vswitch::dp::BridgeConfig br;
-    br.set_name("br0");
-    ASSERT_TRUE(pl->bridges->bridge_add(br).ok());
-    for (auto [name, id] : {std::pair{"p1", p1}, std::pair{"p2", p2}, std::pair{"p3", p3}})
-      ASSERT_TRUE(pl->bridges->attach("br0", name, id, 0).ok());
+    const std::vector<uint16_t> ids = pl->add_bridge_with_ports("br0", {"p1", "p2", "p3"});
+    p1 = ids[0];
+    p2 = ids[1];
+    p3 = ids[2];
     traces = std::make_unique<vsw::dp::TraceManager>(*pl->fwd, pl->rcu, pl->pool, *pl->ports,
                                                      *pl->router);
   }

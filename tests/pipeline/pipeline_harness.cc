@@ -151,6 +151,21 @@ uint16_t Pipeline::add_port(const std::string& name) {
   return static_cast<uint16_t>(st.port_id());
 }
 
+std::vector<uint16_t> Pipeline::add_bridge_with_ports(const std::string& bridge,
+                                                      const std::vector<std::string>& names) {
+  std::vector<uint16_t> ids;
+  for (const std::string& name : names) ids.push_back(add_port(name));
+  vswitch::dp::BridgeConfig br;
+  br.set_name(bridge);
+  if (vsw::dp::Status s = bridges->bridge_add(br); !s.ok())
+    throw std::runtime_error("add bridge " + bridge + ": " + s.message);
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (vsw::dp::Status s = bridges->attach(bridge, names[i], ids[i], 0); !s.ok())
+      throw std::runtime_error("attach " + names[i] + ": " + s.message);
+  }
+  return ids;
+}
+
 void Pipeline::remove_port(const std::string& name) {
   const uint16_t id = ports->port_id(name);
   acl->port_removed(id);

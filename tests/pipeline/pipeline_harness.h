@@ -67,6 +67,10 @@ class Pipeline {
   // Adds a ring port; returns its port id (asserts on failure).
   uint16_t add_port(const std::string& name);
   void remove_port(const std::string& name);
+  // A bridge with a new ring port per name attached untagged; returns the port ids in order
+  // (throws on failure).
+  std::vector<uint16_t> add_bridge_with_ports(const std::string& bridge,
+                                              const std::vector<std::string>& names);
 
   rte_mbuf* make(const FrameSpec& f);
   // Forwards `frames` as one received burst on `port` (split into bursts of 32) and
