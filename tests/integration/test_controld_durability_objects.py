@@ -106,6 +106,14 @@ def expected_dataplane_view(snap: dict, ct_defaults: dict) -> dict:
     return out
 
 
+def method_of(what: str) -> str:
+    """The Churn method that makes a change of kind `what` (Op.what)."""
+    if what.startswith("port set"):
+        return "port_set"
+    return {"router-if add": "rif_add", "router-if del": "rif_del",
+            "conntrack set": "conntrack"}.get(what, what.replace(" ", "_"))
+
+
 class ControldDurabilityObjectsTest(vswtest.TestCase):
 
     def test_every_object_survives_kill_9(self):
@@ -219,7 +227,10 @@ class ControldDurabilityObjectsTest(vswtest.TestCase):
             churn = Churn(rng, model, kernel)
             topped_up = 0
             while set(kinds) != config_model.ALL_CHANGES and topped_up < 1000:
-                op = churn.next_op()
+                # Drawn among the missing kinds only: drawing among all of them left a rare
+                # one (bridge del) missing after 1000 draws in one run (seed 581512537).
+                missing = config_model.ALL_CHANGES - set(kinds)
+                op = churn.next_op(only=sorted({method_of(k) for k in missing}))
                 op.apply(model, ctl.vswctl(*op.args))
                 kinds[op.what] = kinds.get(op.what, 0) + 1
                 topped_up += 1
