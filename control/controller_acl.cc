@@ -62,17 +62,6 @@ bool conntrack_spec_empty(const vswitch::v1::ConntrackSpec& spec) {
   return spec.limit() == 0 && spec.timeouts().empty();
 }
 
-// The dataplane's conntrack already has what `spec` asks for.
-bool conntrack_matches(const vswitch::v1::ConntrackSpec& spec,
-                       const vswitch::dp::ConntrackStats& live) {
-  if (spec.limit() != 0 && spec.limit() != live.limit()) return false;
-  for (const auto& [name, seconds] : spec.timeouts()) {
-    auto it = live.timeouts().find(name);
-    if (it == live.timeouts().end() || it->second != seconds) return false;
-  }
-  return true;
-}
-
 void copy_stats(const vswitch::dp::ConntrackStats& s, vswitch::v1::ConntrackStats* out) {
   out->set_connections(s.connections());
   out->set_limit(s.limit());
@@ -417,22 +406,19 @@ std::string Controller::replay_acl_locked() {
   conntrack_result_.reset();
   Request req;
   Response r;
-  if (!conntrack_spec_empty(state_.conntrack())) {
-    req.mutable_conntrack_stats();
-    if (!call_locked(req, &r)) return "conntrack stats: " + last_error_;
-    if (r.has_conntrack_stats() && conntrack_matches(state_.conntrack(), r.conntrack_stats())) {
-      conntrack_result_ = "";
-    } else {
-      req.Clear();
-      auto* set = req.mutable_conntrack_set();
-      set->set_limit(state_.conntrack().limit());
-      *set->mutable_timeouts() = state_.conntrack().timeouts();
-      if (!call_locked(req, &r)) return "conntrack set: " + last_error_;
-      conntrack_result_ = r.has_error() ? proto::describe(r.error()) : "";
-      if (r.has_error())
-        log(LogLevel::kWarning, "the dataplane refused the conntrack settings: %s",
-            conntrack_result_->c_str());
-    }
+  {
+    // Always, with `reset`: what the spec leaves unset goes back to the dataplane's own
+    // values, so a change it got but that was never stored (controld killed in between)
+    // is undone; comparing only the listed values missed those.
+    auto* set = req.mutable_conntrack_set();
+    set->set_limit(state_.conntrack().limit());
+    *set->mutable_timeouts() = state_.conntrack().timeouts();
+    set->set_reset(true);
+    if (!call_locked(req, &r)) return "conntrack set: " + last_error_;
+    conntrack_result_ = r.has_error() ? proto::describe(r.error()) : "";
+    if (r.has_error())
+      log(LogLevel::kWarning, "the dataplane refused the conntrack settings: %s",
+          conntrack_result_->c_str());
   }
   // What the dataplane has (after the port replay: re-created ports have no ACL). A dataplane
   // that cannot list its ACLs gets every desired list sent again.

@@ -140,6 +140,8 @@ std::string AclManager::init() {
   c.rcu = rcu_;
   ct_ = std::make_unique<acl::Conntrack>(c);
   if (!ct_->ok()) return "conntrack: " + ct_->error();
+  start_limit_ = ct_->limit();
+  start_timeouts_ = ct_->timeouts();
   fwd_.conntrack.store(ct_.get(), std::memory_order_release);
   schedule();
   return "";
@@ -310,7 +312,7 @@ Status AclManager::conntrack_set(const vswitch::dp::ConntrackSetRequest& req) {
     return Status::Error(ERROR_CODE_INVALID_ARGUMENT,
                          "limit: " + std::to_string(req.limit()) + " is above the capacity " +
                              std::to_string(max_limit) + " (--ct-capacity per worker)");
-  acl::Timeouts t = ct_->timeouts();
+  acl::Timeouts t = req.reset() ? start_timeouts_ : ct_->timeouts();
   for (const auto& [name, seconds] : req.timeouts()) {
     uint32_t* slot = timeout_slot(t, name);
     if (slot == nullptr)
@@ -320,7 +322,8 @@ Status AclManager::conntrack_set(const vswitch::dp::ConntrackSetRequest& req) {
                                "last_ack, time_wait, close, udp_unreplied, udp_replied, icmp)");
     if (seconds != 0) *slot = seconds;  // zero keeps the value, as for the limit
   }
-  if (req.limit() != 0) ct_->set_limit(req.limit());
+  if (req.limit() != 0 || req.reset())
+    ct_->set_limit(req.limit() != 0 ? req.limit() : start_limit_);
   ct_->set_timeouts(t);
   return Status::Ok();
 }

@@ -88,6 +88,9 @@ class AclManager {
   AclOptions options_;
   std::function<std::string(uint16_t)> port_name_;
   std::unique_ptr<acl::Conntrack> ct_;
+  // What conntrack started with (a ConntrackSetRequest with `reset` goes back to it).
+  uint32_t start_limit_ = 0;
+  acl::Timeouts start_timeouts_{};
   std::map<uint16_t, PortState> ports_;
   boost::asio::steady_timer timer_;
 };
