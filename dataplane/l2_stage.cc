@@ -11,6 +11,7 @@
 #include "flow_key.h"
 #include "l2_output.h"
 #include "l3_stage.h"
+#include "routed_hit.h"
 
 namespace vsw::dp {
 
@@ -180,8 +181,8 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
     }
   }
   // Stage 2: decide per packet.
-  const RoutedView routed = routed_view(ctx, l3);
-  uint64_t hits = 0, misses = 0, stale = 0;
+  const RoutedView view = routed_view(ctx, l3);
+  uint64_t hits = 0, misses = 0, stale = 0, routed = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     if (unlikely(!ok[i])) {
@@ -206,7 +207,8 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
       if (likely(e->config_gen == l2.generation &&
                  d.generation.load(std::memory_order_acquire) == e->dst_gen &&
                  s.generation.load(std::memory_order_acquire) == e->src_gen) &&
-          (likely(!e->routed) || routed_hit<kTrace>(ctx, routed, *e, m, parsed[i], now, refresh))) {
+          (likely(!e->routed) ||
+           routed_hit<kTrace>(ctx, view, *e, m, parsed[i], now, refresh, routed))) {
         ++hits;
         if (unlikely(now - s.last_seen.load(std::memory_order_relaxed) > refresh))
           s.last_seen.store(now, std::memory_order_relaxed);
@@ -234,6 +236,7 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
   if (hits) bump(c.hits, hits);
   if (misses) bump(c.misses, misses);
   if (stale) bump(c.stale, stale);
+  if (routed) bump(ctx.router.routed, routed);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "fdb.h"
+#include "ipv4_header.h"
 #include "l2_output.h"
 
 namespace vsw::dp {
@@ -24,49 +25,15 @@ inline uint64_t stamp_interval() {
   return rte_get_tsc_hz() >> 4;
 }
 
-// TTL - 1 and the checksum with it (RFC 1624): the TTL is the high byte of its 16-bit word,
-// so the one's-complement sum drops by 0x0100 and the checksum rises by as much.
-inline void decrement_ttl(rte_ipv4_hdr* ip) {
-  --ip->time_to_live;
-  uint32_t c = uint32_t{rte_be_to_cpu_16(ip->hdr_checksum)} + 0x0100;
-  c = (c & 0xffff) + (c >> 16);
-  ip->hdr_checksum = rte_cpu_to_be_16(static_cast<uint16_t>(c));
-}
+}  // namespace
 
-// RFC 1812 5.2.2: a router verifies the IPv4 header checksum and drops the packet when it is
-// wrong (forwarding it with a recomputed-looking TTL change would carry the corruption on).
-// A device that checked it already says so in ol_flags; otherwise sum the header: a right
-// one sums to 0xffff. `ihl` is within the frame (the caller checked).
-// The usual 20-byte header is summed as two 8-byte and one 4-byte word with end-around
-// carries (the one's-complement sum does not depend on byte order): the whole check costs
-// the routed cache hit ~4 cycles (bench/README.md); rte_raw_cksum's general loop is kept for
-// headers with options.
-inline bool ipv4_checksum_ok(const rte_mbuf* m, const void* ip, uint32_t ihl) {
-  const uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
-  if (f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) return true;
-  if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD) return false;
-  if (unlikely(ihl != sizeof(rte_ipv4_hdr))) return rte_raw_cksum(ip, ihl) == 0xffff;
-  uint64_t a, b;
-  uint32_t c;
-  std::memcpy(&a, ip, 8);
-  std::memcpy(&b, static_cast<const uint8_t*>(ip) + 8, 8);
-  std::memcpy(&c, static_cast<const uint8_t*>(ip) + 16, 4);
-  uint64_t sum = a + b;
-  sum += sum < a;
-  const uint64_t with_c = sum + c;
-  sum = with_c + (with_c < sum);
-  sum = (sum & 0xffffffff) + (sum >> 32);
-  sum = (sum & 0xffffffff) + (sum >> 32);
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return sum == 0xffff;
-}
-
-void drop(WorkerContext& ctx, rte_mbuf* m, Counter& reason, TraceRouterDrop why) {
+void router_drop(WorkerContext& ctx, rte_mbuf* m, Counter& reason, TraceRouterDrop why) {
   bump(reason, 1);
   trace_step(ctx, m, {.kind = TraceKind::kRouterDrop, .a = static_cast<uint8_t>(why)});
   rte_pktmbuf_free(m);
 }
+
+namespace {
 
 // The rest of the forwarding once the next hop is known: shared by both families.
 // `fib_gen` was read before the FIB lookup.
@@ -77,7 +44,7 @@ void forward(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config&
   const uint32_t nh = fib.next_hops().select(value, hash);
   const flow::NextHopEntry& hop = fib.next_hops().hop(nh);
   if (unlikely(hop.rif >= flow::kMaxRouterInterfaces || !l3.rifs[hop.rif].in_use))
-    return drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNoRoute);
+    return router_drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNoRoute);
   const flow::RifL3& out = l3.rifs[hop.rif];
   IpAddr via = dst;
   if (!hop.connected) {
@@ -171,19 +138,19 @@ void route_v4(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
               rte_mbuf* m, const L3Cacheable& cacheable) {
   const uint32_t len = rte_pktmbuf_data_len(m);
   if (unlikely(len < RTE_ETHER_HDR_LEN + sizeof(rte_ipv4_hdr)))
-    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
+    return router_drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, RTE_ETHER_HDR_LEN);
   const uint32_t ihl = (ip->version_ihl & 0x0f) * 4u;
   const uint32_t total = rte_be_to_cpu_16(ip->total_length);
   if (unlikely((ip->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr) || total < ihl ||
                RTE_ETHER_HDR_LEN + total > len || !ipv4_checksum_ok(m, ip, ihl)))
-    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
+    return router_drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   const uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
   const IpAddr dst_addr = IpAddr::v4(dst);
   if (l3.local_rif(dst_addr) != flow::kNoRif) return punt(ctx, m, PuntReason::kLocal, rif);
   // Multicast and limited broadcast are not routed (and get no ICMP error).
   if (unlikely((dst >> 28) == 0xe || dst == 0xffffffffu))
-    return drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNotRouted);
+    return router_drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNotRouted);
   if (unlikely(ip->time_to_live <= 1)) {
     bump(ctx.router.ttl_expired, 1);
     return punt(ctx, m, PuntReason::kTtlExpired, rif);
@@ -206,18 +173,18 @@ void route_v6(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
               rte_mbuf* m, const L3Cacheable& cacheable) {
   const uint32_t len = rte_pktmbuf_data_len(m);
   if (unlikely(len < RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr)))
-    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
+    return router_drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, RTE_ETHER_HDR_LEN);
   if (unlikely((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 ||
                RTE_ETHER_HDR_LEN + sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len) > len))
-    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
+    return router_drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kBadHeader);
   const IpAddr dst = IpAddr::v6(ip->dst_addr);
   if (l3.local_rif(dst) != flow::kNoRif) return punt(ctx, m, PuntReason::kLocal, rif);
   // Multicast (ND included) and link-local destinations stay on their link.
   if (ip->dst_addr[0] == 0xff || (ip->dst_addr[0] == 0xfe && (ip->dst_addr[1] & 0xc0) == 0x80)) {
     if (ip->dst_addr[0] == 0xff && ip->proto == IPPROTO_ICMPV6)
       return punt(ctx, m, PuntReason::kNd, rif);
-    return drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNotRouted);
+    return router_drop(ctx, m, ctx.router.no_route, TraceRouterDrop::kNotRouted);
   }
   if (unlikely(ip->hop_limits <= 1)) {
     bump(ctx.router.ttl_expired, 1);
@@ -265,7 +232,7 @@ void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason reason, uint16_t rif,
   }
   if (unlikely(ctx.punt_ring == nullptr ||
                rte_ring_sp_enqueue_elem(ctx.punt_ring, &p, sizeof(p)) != 0))
-    return drop(ctx, m, ctx.router.punt_dropped, TraceRouterDrop::kPuntRingFull);
+    return router_drop(ctx, m, ctx.router.punt_dropped, TraceRouterDrop::kPuntRingFull);
   bump(ctx.router.punted, 1);
 }
 
@@ -273,7 +240,7 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
               rte_mbuf* m, const flow::ParsedFrame& parsed, const L3Cacheable& cacheable) {
   // Routed packets travel untagged inside the router; the output attachment tags them.
   if (parsed.tagged && rte_vlan_strip(m) != 0)
-    return drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kVlanStrip);
+    return router_drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kVlanStrip);
   rte_be16_t type;
   std::memcpy(&type, rte_pktmbuf_mtod_offset(m, const uint8_t*, 12), 2);
   if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
@@ -281,67 +248,8 @@ void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config
   if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
     return route_v6(ctx, l2, l3, rif, m, cacheable);
   if (type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) return punt(ctx, m, PuntReason::kArp, rif);
-  drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kNotIp);
+  router_drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kNotIp);
 }
-
-template <bool kTrace>
-bool routed_hit(WorkerContext& ctx, const RoutedView& view, const flow::FlowEntry& e, rte_mbuf* m,
-                const flow::ParsedFrame& parsed, uint64_t now, uint64_t stamp) {
-  const flow::RoutedPart& r = e.route;
-  // No L3 configuration: the router is being torn down (the tables may be gone).
-  if (unlikely(view.l3 == nullptr || r.l3_gen != view.l3->generation)) return false;
-  if (unlikely(r.fib_gen != (r.v6 ? view.fib_gen6 : view.fib_gen4))) return false;
-  flow::NeighborEntry& n = view.neighbors[r.nbr_pos];
-  if (unlikely(n.generation.load(std::memory_order_acquire) != r.nbr_gen)) return false;
-  const uint64_t w = n.mac_state.load(std::memory_order_acquire);
-  if (unlikely(!flow::neighbor_usable(w))) return false;
-  auto* p = rte_pktmbuf_mtod(m, uint8_t*);
-  const uint16_t l3_off = parsed.l2_len;
-  // The key does not cover the IP lengths or the checksum: a header claiming more than the
-  // frame holds (found by fuzzing, tests/fuzz) or with a wrong checksum takes the miss path,
-  // which drops it as bad_header.
-  const uint32_t l3_len = rte_pktmbuf_data_len(m) - l3_off;
-  if (r.v6) {
-    // The key folds the addresses: the full ones must match too.
-    if (unlikely(std::memcmp(p + l3_off + 8, r.addrs, 32) != 0 || p[l3_off + 7] <= 1)) return false;
-    if (unlikely(40u + ((p[l3_off + 4] << 8) | p[l3_off + 5]) > l3_len)) return false;
-  } else {
-    if (unlikely(p[l3_off + 8] <= 1)) return false;  // TTL: the miss path sends time exceeded
-    const uint32_t ihl = (p[l3_off] & 0x0f) * 4u, total = (p[l3_off + 2] << 8) | p[l3_off + 3];
-    if (unlikely(total < ihl || total > l3_len || !ipv4_checksum_ok(m, p + l3_off, ihl)))
-      return false;
-  }
-  if (unlikely(parsed.tagged)) {
-    if (rte_vlan_strip(m) != 0) {
-      drop(ctx, m, ctx.router.bad_header, TraceRouterDrop::kVlanStrip);
-      return true;
-    }
-    p = rte_pktmbuf_mtod(m, uint8_t*);
-  }
-  auto* eth = reinterpret_cast<rte_ether_hdr*>(p);
-  flow::neighbor_mac(w, eth->dst_addr.addr_bytes);
-  std::memcpy(eth->src_addr.addr_bytes, r.src_mac, 6);
-  if (r.v6) {
-    --p[RTE_ETHER_HDR_LEN + 7];
-  } else {
-    decrement_ttl(reinterpret_cast<rte_ipv4_hdr*>(p + RTE_ETHER_HDR_LEN));
-  }
-  if (unlikely(now - n.last_used.load(std::memory_order_relaxed) > stamp))
-    n.last_used.store(now, std::memory_order_relaxed);
-  bump(ctx.router.routed, 1);
-  if constexpr (kTrace) {
-    TraceStep step{.kind = TraceKind::kRoutedHit, .port = r.out_rif, .b = r.nbr_pos};
-    std::memcpy(&step.c, eth->dst_addr.addr_bytes, 6);
-    trace_add(ctx, m, step);
-  }
-  emit(ctx, m, false, e.out_port, e.out_vlan);
-  return true;
-}
-
-template bool routed_hit<false>(WorkerContext&, const RoutedView&, const flow::FlowEntry&,
-                                rte_mbuf*, const flow::ParsedFrame&, uint64_t, uint64_t);
-template bool routed_hit<true>(WorkerContext&, const RoutedView&, const flow::FlowEntry&, rte_mbuf*,
-                               const flow::ParsedFrame&, uint64_t, uint64_t);
 
 unsigned process_injected(WorkerContext& ctx, const flow::L2Config* l2) {
   rte_ring* ring = ctx.inject_ring.load(std::memory_order_acquire);

@@ -72,10 +72,6 @@ struct L3Cacheable {
 void l3_input(WorkerContext& ctx, const flow::L2Config& l2, const flow::L3Config& l3, uint16_t rif,
               rte_mbuf* m, const flow::ParsedFrame& parsed, const L3Cacheable& cacheable);
 
-// A flow-cache hit on a routed entry whose L2 generations matched: checks the router's
-// generations (FIB, L3 configuration, neighbor) and the TTL, rewrites and sends. Returns
-// false, leaving the frame untouched, when the entry cannot be used (the miss path decides).
-// `stamp`: how stale the neighbor's last-used stamp may get (the burst's refresh interval).
 // What a burst's routed cache hits check their entries against, read once per burst instead
 // of through three or four dependent loads per packet. A table change during the burst takes
 // effect from the next one; what the entries point at stays valid until the loop's
@@ -97,10 +93,8 @@ inline RoutedView routed_view(const WorkerContext& ctx, const flow::L3Config* l3
   return v;
 }
 
-// kTrace: whether a trace session runs (the hit path is compiled without hooks otherwise).
-template <bool kTrace>
-bool routed_hit(WorkerContext& ctx, const RoutedView& view, const flow::FlowEntry& e, rte_mbuf* m,
-                const flow::ParsedFrame& parsed, uint64_t now, uint64_t stamp);
+// Counts `m` on `reason`, records the drop in a trace, frees it.
+void router_drop(WorkerContext& ctx, rte_mbuf* m, Counter& reason, TraceRouterDrop why);
 
 // Hands `m` to the management thread; drops and counts it when the ring is full.
 void punt(WorkerContext& ctx, rte_mbuf* m, PuntReason reason, uint16_t rif,

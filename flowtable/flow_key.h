@@ -52,8 +52,8 @@ inline bool is_multicast(const uint8_t mac[6]) {
 // the cache hashes and compares it as such: building it from byte and half-word stores made
 // the hash's 8-byte loads stall on store forwarding (measured: a quarter of the L2 stage's
 // cycles). Field layout as in FlowKey, little-endian.
-inline ParseResult parse_frame(const rte_mbuf* m, uint16_t in_port, FlowKey& key,
-                               ParsedFrame& out) {
+__attribute__((always_inline)) inline ParseResult parse_frame(const rte_mbuf* m, uint16_t in_port,
+                                                              FlowKey& key, ParsedFrame& out) {
   const uint32_t len = rte_pktmbuf_data_len(m);
   if (len < RTE_ETHER_HDR_LEN) return ParseResult::kMalformed;
   const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);

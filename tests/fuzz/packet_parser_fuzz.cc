@@ -121,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > vsw::fuzz::kMaxFrame) return 0;
   vsw::fuzz::HeapMbuf frame(data, size);
   FlowKey key;
-  ParsedFrame parsed;
+  ParsedFrame parsed{};  // a malformed frame leaves it unset
   const ParseResult r = vsw::flow::parse_frame(frame.get(), kInPort, key, parsed);
   const Expected e = reference_parse(data, size);
   VSW_FUZZ_CHECK((r == ParseResult::kOk) == e.ok);
