@@ -5,6 +5,10 @@
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_prefetch.h>
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <new>
 
 #include "acl_stage.h"
 #include "capture.h"
@@ -20,7 +24,27 @@ namespace {
 // VLAN tag (no FCS).
 constexpr uint32_t kMaxStandardFrame = RTE_ETHER_MAX_VLAN_FRAME_LEN - RTE_ETHER_CRC_LEN;
 
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+std::size_t round_to_huge(std::size_t size) {
+  return (size + kHugePage - 1) & ~(kHugePage - 1);
+}
+
 }  // namespace
+
+void* WorkerContext::operator new(std::size_t size) {
+  // Whole 2 MiB pages, 2 MiB-aligned: the kernel backs only aligned ranges with a huge page.
+  const std::size_t bytes = round_to_huge(size);
+  void* p = std::aligned_alloc(kHugePage, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+  // Advice only: with transparent huge pages off it does nothing and small pages serve.
+  (void)madvise(p, bytes, MADV_HUGEPAGE);
+  return p;
+}
+
+void WorkerContext::operator delete(void* p, std::size_t) {
+  std::free(p);
+}
 
 void flush_port(WorkerContext& ctx, uint16_t port) {
   TxBuffer& buf = ctx.tx[port];

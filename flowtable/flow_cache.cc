@@ -13,27 +13,64 @@ void bump(std::atomic<uint64_t>& c) {
 }  // namespace
 
 void FlowCache::insert(const FlowEntry& entry, uint32_t h) {
-  FlowEntry* set = sets_[h & (kSets - 1)];
   bump(counters.inserts);
-  for (uint32_t w = 0; w < kWays; ++w) {
-    if (set[w].valid && set[w].key == entry.key) {
-      set[w] = entry;
-      set[w].valid = 1;
+  FlowEntry* slot[kWays] = {&sets_[index0(h)][0], &sets_[index1(h)][1]};
+  for (FlowEntry* e : slot) {
+    if (e->valid && e->key == entry.key) {
+      *e = entry;
+      e->valid = 1;
       return;
     }
   }
-  if (!set[0].valid) {
-    set[0] = entry;
-  } else {
-    if (set[1].valid) bump(counters.evictions);
-    set[1] = set[0];
-    set[0] = entry;
+  for (FlowEntry* e : slot) {
+    if (!e->valid) {
+      *e = entry;
+      e->valid = 1;
+      return;
+    }
   }
-  set[0].valid = 1;
+  // Both slots taken. Moves pay off while the active flows fit; past that (more flows than
+  // slots: every insert evicts) a move only adds a miss in memory to every insert, so a
+  // crowded cache evicts in place, alternating the way.
+  if (++window_inserts_ == kWindow) {
+    crowded_ = window_evictions_ > kWindow / 4;
+    window_inserts_ = window_evictions_ = 0;
+  }
+  if (crowded_) {
+    FlowEntry* victim = slot[counters.inserts.load(std::memory_order_relaxed) & 1];
+    *victim = entry;
+    victim->valid = 1;
+    evicted();
+    return;
+  }
+  // The new flow takes way 0 (looked at first) and the flow it displaces moves to its slot
+  // in way 1, displacing in turn, up to kMaxMoves times.
+  FlowEntry moving = entry;
+  moving.valid = 1;
+  uint32_t way = 0;
+  FlowEntry* at = slot[0];
+  for (uint32_t moves = 0;; ++moves) {
+    const FlowEntry displaced = *at;
+    *at = moving;
+    if (!displaced.valid) return;
+    if (moves == kMaxMoves) break;
+    moving = displaced;
+    way ^= 1;
+    const uint32_t hm = hash(moving.key);
+    at = way == 0 ? &sets_[index0(hm)][0] : &sets_[index1(hm)][1];
+  }
+  evicted();
+}
+
+void FlowCache::evicted() {
+  bump(counters.evictions);
+  ++window_evictions_;
 }
 
 void FlowCache::clear() {
   std::memset(static_cast<void*>(sets_), 0, sizeof(sets_));
+  window_inserts_ = window_evictions_ = 0;
+  crowded_ = false;
 }
 
 uint32_t FlowCache::snapshot(FlowEntry* out, uint32_t max) const {

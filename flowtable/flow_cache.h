@@ -1,24 +1,27 @@
 // The per-worker flow cache: an exact-match table from FlowKey to the whole forwarding
 // decision, owned by one worker (no locks, no sharing, no allocation after start).
 //
-// Two-way set associative, 16384 sets (32768 flows, 4 MiB), 128 bytes per entry (an L2 hit
-// reads the first line only; routed flows use the second). 4096 sets left 1.6% of 1,000
-// flows in sets of three or more, thrashing: ~4 cycles on the average routed hit, gone at
-// 16384 (docs/flow-cache.md). A hit costs a
+// Two-choice cuckoo: a flow lives in way 0 at one index of its hash or in way 1 at another
+// (16384 slots per way, 32768 flows, 4 MiB, 128 bytes per entry: an L2 hit reads the first
+// line only; routed flows use the second). A lookup reads two slots, prefetched, as a 2-way
+// set did; but where a 2-way set thrashed as soon as three active flows shared it (any
+// 1,000 flows hold such a triple about half the time: 0.7% misses, ~200 cycles each), an
+// insert here moves the flow in its way to that flow's other slot, so active flows stop
+// evicting each other until the table is near half full (docs/flow-cache.md). A hit costs a
 // CRC32 hash of the 32-byte key, one or two key compares and the validity checks of the
-// stage that uses it. Replacement: a new flow goes to an empty way, else evicts way 1 after
-// moving way 0 there (way 0 holds the most recently installed flow of the set).
+// stage that uses it.
 //
 // Entries are never invalidated by a writer: each carries the generations of what it was
 // built from (FDB entries, the L2 configuration), and the stage treats an entry whose
 // generations no longer match as a miss. See docs/flow-cache.md.
 #pragma once
 
-#include <rte_hash_crc.h>
+#include <nmmintrin.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "flow_key.h"
 
@@ -67,24 +70,53 @@ struct FlowCacheCounters {
 
 class FlowCache {
  public:
-  static constexpr uint32_t kSets = 16384;
+  static constexpr uint32_t kSets = 16384;  // slots per way
   static constexpr uint32_t kWays = 2;
   static constexpr uint32_t kCapacity = kSets * kWays;
+  // How many flows one insert may move before it evicts the last one it displaced: one move
+  // settles nearly every conflict while the cache is lightly loaded, and each further one is
+  // a miss in memory (eight cost the 100k-flow miss path 2.5x).
+  static constexpr uint32_t kMaxMoves = 1;
+  // Inserts per window over which the eviction share is judged (more than a quarter evicted:
+  // crowded, no moves in the next window).
+  static constexpr uint32_t kWindow = 1024;
 
-  static uint32_t hash(const FlowKey& key) { return rte_hash_crc(&key, sizeof(key), 0); }
+  // CRC32-C of the key's four 8-byte words in two independent chains (the instruction's
+  // 3-cycle latency overlaps), called directly: rte_hash_crc checks its run-time algorithm
+  // choice before every word, and DPDK's x86 build requires SSE4.2 anyway (-march=corei7).
+  // CRC is linear: keys that differ in a few bits (sequential addresses) map to a subspace,
+  // and flows numbered 0..98303 in the source address reached only 8,192 of the 16,384 slot
+  // indexes (tests/flowtable/flow_cache_test.cc). The multiply's high half mixes every bit
+  // into the ones the indexes take.
+  static uint32_t hash(const FlowKey& key) {
+    uint64_t w[4];
+    std::memcpy(w, &key, sizeof(w));
+    const uint64_t a = _mm_crc32_u64(_mm_crc32_u64(0, w[0]), w[1]);
+    const uint64_t b = _mm_crc32_u64(_mm_crc32_u64(0x9e3779b9u, w[2]), w[3]);
+    return static_cast<uint32_t>(((a << 32) | b) * 0x9e3779b97f4a7c15ull >> 32);
+  }
+
+  // The flow's slot in way 0 (low bits of the hash) and in way 1 (high bits).
+  static uint32_t index0(uint32_t h) { return h & (kSets - 1); }
+  static uint32_t index1(uint32_t h) { return (h >> 18) & (kSets - 1); }
 
   // The entry for `key`, or nullptr. Does not check generations.
   FlowEntry* find(const FlowKey& key, uint32_t h) {
-    FlowEntry* set = sets_[h & (kSets - 1)];
-    if (set[0].valid && set[0].key == key) return &set[0];
-    if (set[1].valid && set[1].key == key) return &set[1];
+    FlowEntry* a = &sets_[index0(h)][0];
+    if (a->valid && a->key == key) return a;
+    FlowEntry* b = &sets_[index1(h)][1];
+    if (b->valid && b->key == key) return b;
     return nullptr;
   }
 
-  // The first line of both ways (an L2 hit reads nothing else).
+  // Both lines of both slots. An L2 hit reads only the first, but prefetching the routed
+  // part too cost the L2 hit nothing measurable and saved the routed hit ~2 cycles
+  // (bench/README.md, 2026-11-28).
   void prefetch(uint32_t h) const {
-    __builtin_prefetch(&sets_[h & (kSets - 1)][0]);
-    __builtin_prefetch(&sets_[h & (kSets - 1)][1]);
+    __builtin_prefetch(&sets_[index0(h)][0]);
+    __builtin_prefetch(&sets_[index1(h)][1]);
+    __builtin_prefetch(&sets_[index0(h)][0].route);
+    __builtin_prefetch(&sets_[index1(h)][1].route);
   }
 
   // Installs `entry` (its key must be set); replaces an existing entry for the same key.
@@ -100,6 +132,11 @@ class FlowCache {
   FlowCacheCounters counters;
 
  private:
+  void evicted();
+
+  uint32_t window_inserts_ = 0;
+  uint32_t window_evictions_ = 0;
+  bool crowded_ = false;
   FlowEntry sets_[kSets][kWays] = {};
 };
 
