@@ -56,11 +56,11 @@ BENCH_P2P = ./bench/port_to_port.py $(if $(PEERS),--peers $(PEERS))
 BENCH_GUESTS = ./bench/guest_iperf.py $(if $(PEERS),--peers $(PEERS))
 bench: deps build
 ifeq ($(QUICK),1)
-	@$(BUILD)/bin/pipeline_bench --benchmark_min_time=0.01
+	@PIPELINE_BENCH=$(BUILD)/bin/pipeline_bench ./bench/pipeline.sh --benchmark_min_time=0.01
 	@$(BENCH_P2P) --quick
 	@$(BENCH_GUESTS) --quick
 else
-	@$(BUILD)/bin/pipeline_bench
+	@PIPELINE_BENCH=$(BUILD)/bin/pipeline_bench ./bench/pipeline.sh
 	@$(BENCH_P2P)
 	@$(BENCH_GUESTS)
 endif

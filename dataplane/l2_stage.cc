@@ -171,7 +171,7 @@ void l2_burst(WorkerContext& ctx, const flow::L2Config& l2, uint16_t in_port, rt
   uint32_t hashes[kBurstSize];
   flow::ParsedFrame parsed[kBurstSize];
   bool ok[kBurstSize];
-  // Stage 1: parse the whole burst and prefetch the cache sets.
+  // Stage 1: parse the whole burst and prefetch each flow's cache slots.
   for (uint16_t i = 0; i < n; ++i) {
     if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void*));
     ok[i] = flow::parse_frame(pkts[i], in_port, keys[i], parsed[i]) == flow::ParseResult::kOk;

@@ -83,8 +83,8 @@ TEST_F(FlowCacheTest, InsertingAKnownFlowReplacesItsDecision) {
   EXPECT_EQ(cache->snapshot(all.data(), FlowCache::kCapacity), 1u);
 }
 
-// A 2-way set thrashed with three active flows in it; here the flow already in way 0 moves
-// to its own way-1 slot, and all of them stay.
+// A 2-way set thrashed with three active flows in it; here the flows sharing a way-0 slot
+// each have their own way-1 slot, and all of them stay.
 TEST_F(FlowCacheTest, FlowsSharingASlotAllStay) {
   const std::vector<uint32_t> flows = sharing_way0(4);
   for (uint32_t round = 0; round < 3; ++round) {

@@ -17,7 +17,7 @@
 
 namespace vsw::test {
 
-bool init_eal(const char* program, unsigned megabytes) {
+bool init_eal(const char* program, unsigned megabytes, const std::string& huge_dir) {
   static int state = 0;  // 0 not yet, 1 ok, -1 failed
   if (state) return state > 0;
   const std::string prefix = "--file-prefix=vsw-unit-" + std::to_string(getpid());
@@ -27,6 +27,10 @@ bool init_eal(const char* program, unsigned megabytes) {
                                    "--no-pci",    "--no-telemetry",
                                    "--no-shconf", "--log-level=*:warning",
                                    prefix};
+  if (!huge_dir.empty()) {
+    std::erase(args, std::string("--no-huge"));
+    args.push_back("--huge-dir=" + huge_dir);
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
@@ -39,7 +43,8 @@ bool init_eal(const char* program, unsigned megabytes) {
   static const std::string runtime_dir = "/var/run/dpdk/vsw-unit-" + std::to_string(getpid());
   std::atexit([] {
     rte_eal_cleanup();
-    std::filesystem::remove_all(runtime_dir);
+    std::error_code ignored;  // not ours to remove when another user made it
+    std::filesystem::remove_all(runtime_dir, ignored);
   });
   return true;
 }

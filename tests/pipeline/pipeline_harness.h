@@ -27,9 +27,10 @@
 
 namespace vsw::test {
 
-// Initialises EAL once per process (--no-huge, -m `megabytes`, one lcore). Returns false and
-// prints why when it cannot.
-bool init_eal(const char* program, unsigned megabytes = 512);
+// Initialises EAL once per process (-m `megabytes`, one lcore): on the hugepages of the
+// hugetlbfs at `huge_dir`, or --no-huge when it is empty. Returns false and prints why when
+// it cannot.
+bool init_eal(const char* program, unsigned megabytes = 512, const std::string& huge_dir = {});
 
 struct Mac {
   uint8_t b[6];
