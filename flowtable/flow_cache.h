@@ -77,8 +77,9 @@ class FlowCache {
   // settles nearly every conflict while the cache is lightly loaded, and each further one is
   // a miss in memory (eight cost the 100k-flow miss path 2.5x).
   static constexpr uint32_t kMaxMoves = 1;
-  // Inserts per window over which the eviction share is judged (more than a quarter evicted:
-  // crowded, no moves in the next window).
+  // Inserts into a full pair of slots per window over which the cache judges whether it is
+  // crowded (evictions over a quarter of the window's lookups: no moves in the next window).
+  // Lookups are read from `counters.hits` and `counters.misses`, which the stage keeps.
   static constexpr uint32_t kWindow = 1024;
 
   // CRC32-C of the key's four 8-byte words in two independent chains (the instruction's
@@ -136,6 +137,7 @@ class FlowCache {
 
   uint32_t window_inserts_ = 0;
   uint32_t window_evictions_ = 0;
+  uint64_t window_lookups_ = 0;  // hits + misses when the window began
   bool crowded_ = false;
   FlowEntry sets_[kSets][kWays] = {};
 };
