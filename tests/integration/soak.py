@@ -387,7 +387,11 @@ class Soak:
         return {"connects": int(self.ctl.status()["dataplane"]["connects"]),
                 "dp_rss": rss_bytes(dp_pid), "ctl_rss": rss_bytes(ctl_pid),
                 "dp_fds": fd_count(dp_pid), "ctl_fds": fd_count(ctl_pid),
-                "heap": dpdk_heap(self.dp.file_prefix)}
+                "heap": dpdk_heap(self.dp.file_prefix), "mbufs": self.mbufs_in_use()}
+
+    def mbufs_in_use(self) -> int:
+        """Packet buffers out of the dataplane's pool (receive rings, queues, in flight)."""
+        return int(self.dp.dpctl("status")["status"]["mbufs_in_use"])
 
     def wait_settled(self) -> None:
         """Counters stop moving (the namespaces' ARP refreshes aside: 1 s of stillness)."""
@@ -527,6 +531,7 @@ class Soak:
             "dp_fds": (base["dp_fds"], end["dp_fds"]), "ctl_fds": (base["ctl_fds"],
                                                               end["ctl_fds"]),
             "dpdk_heap": (base["heap"], end["heap"]),
+            "mbufs_in_use": (base["mbufs"], end["mbufs"]),
         }
         # Reported, not judged: a dataplane call over controld's 5 s deadline makes it
         # reconnect and reconcile (docs/soak.md, "Left to do"); the traffic checks above hold.
@@ -540,6 +545,12 @@ class Soak:
         assert end["heap"]["Alloc_count"] == base["heap"]["Alloc_count"] and \
             abs(end["heap"]["Alloc_size"] - base["heap"]["Alloc_size"]) <= HEAP_SIZE_SLACK, \
             f"DPDK heap: {base['heap']} before, {end['heap']} after"
+        # No packet buffer stays held: the churn's ports took their receive rings' mbufs with
+        # them, and nothing waits in a neighbor or punt queue once traffic stopped (a resolution
+        # still pending gives its packets up within 3 s: waited for, bounded).
+        wait_until(lambda: self.mbufs_in_use() == base["mbufs"], 30,
+                   "the mbuf pool back to its baseline",
+                   state=lambda: (base["mbufs"], self.mbufs_in_use()))
         if not self.asan:
             assert end["dp_rss"] - base["dp_rss"] <= RSS_GROWTH_LIMIT, f["leaks"]
             assert end["ctl_rss"] - base["ctl_rss"] <= RSS_GROWTH_LIMIT, f["leaks"]
