@@ -57,6 +57,7 @@ void copy_counters(const vswitch::dp::PortStatus& live, vswitch::v1::PortState* 
   c->set_drop_ct_limit(live.drops().ct_limit());
   c->set_drop_ct_full(live.drops().ct_full());
   c->set_drop_port_security(live.drops().port_security());
+  c->set_drop_tx_mtu_exceeded(live.drops().tx_mtu_exceeded());
   state->set_mac_limit(live.mac_limit());
   state->set_macs(live.macs());
   state->set_learn_limit_drops(live.learn_limit_drops());

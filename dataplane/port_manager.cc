@@ -301,6 +301,7 @@ PortManager::Baseline PortManager::sum_counters(uint16_t port_id) const {
     b.tx_packets += c.tx_packets.load(std::memory_order_relaxed);
     b.tx_bytes += c.tx_bytes.load(std::memory_order_relaxed);
     b.tx_full += c.tx_full.load(std::memory_order_relaxed);
+    b.tx_mtu_exceeded += c.tx_mtu_exceeded.load(std::memory_order_relaxed);
     b.malformed += c.malformed.load(std::memory_order_relaxed);
     b.no_destination += c.no_destination.load(std::memory_order_relaxed);
     b.unknown_vlan += c.unknown_vlan.load(std::memory_order_relaxed);
@@ -336,6 +337,7 @@ void PortManager::fill_status(const Port& port, vswitch::dp::PortStatus* out) co
   rte_eth_stats stats{};
   if (rte_eth_stats_get(port.port_id, &stats) == 0) drops->set_no_mbufs(stats.rx_nombuf);
   drops->set_tx_full(now.tx_full - base.tx_full);
+  drops->set_tx_mtu_exceeded(now.tx_mtu_exceeded - base.tx_mtu_exceeded);
   drops->set_malformed(now.malformed - base.malformed);
   drops->set_no_destination(now.no_destination - base.no_destination);
   drops->set_unknown_vlan(now.unknown_vlan - base.unknown_vlan);

@@ -62,7 +62,8 @@ class PortManager {
  private:
   struct Baseline {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
-    uint64_t tx_full = 0, malformed = 0, no_destination = 0, unknown_vlan = 0, flooded = 0;
+    uint64_t tx_full = 0, tx_mtu_exceeded = 0, malformed = 0, no_destination = 0;
+    uint64_t unknown_vlan = 0, flooded = 0;
     uint64_t port_security = 0;
     uint64_t acl_drops[static_cast<int>(acl::AclVerdict::kCount) - 1] = {};
   };

@@ -364,7 +364,7 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index, const RifName
         static constexpr const char* kWhy[] = {
             ": transmit queue full: dropped (tx_full)",
             ": no room for the VLAN tag: dropped (tx_full)",
-            ": the device refused it (longer than its MTU): dropped (tx_full)"};
+            ": the device refused it (longer than its MTU): dropped (tx_mtu_exceeded)"};
         add("output", port_name(s.port) + kWhy[s.a < 3 ? s.a : 0]);
         // It was listed as an output before the device refused it.
         for (auto it = outputs.rbegin(); it != outputs.rend(); ++it) {
@@ -373,7 +373,7 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index, const RifName
             break;
           }
         }
-        last_drop = "dropped: tx_full";
+        last_drop = s.a == 2 ? "dropped: tx_mtu_exceeded" : "dropped: tx_full";
         break;
       }
       case TraceKind::kCount:

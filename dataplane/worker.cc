@@ -90,7 +90,9 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   // the frames queued behind it down with it. A standard frame refused means the queue is
   // full: it and the rest are dropped.
   uint32_t unsent_bytes = 0;
+  uint16_t too_long = 0;
   while (unlikely(done < buf.count) && rte_pktmbuf_pkt_len(buf.pkts[done]) > kMaxStandardFrame) {
+    ++too_long;
     unsent_bytes += rte_pktmbuf_pkt_len(buf.pkts[done]);
     trace_step(ctx, buf.pkts[done], {.kind = TraceKind::kTxDrop, .a = 2, .port = port});
     rte_pktmbuf_free(buf.pkts[done++]);
@@ -109,7 +111,8 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   PortCounters& c = ctx.ports[port];
   bump(c.tx_packets, sent);
   bump(c.tx_bytes, buf.bytes - unsent_bytes);
-  if (unlikely(sent < buf.count)) bump(c.tx_full, buf.count - sent);
+  if (unlikely(too_long)) bump(c.tx_mtu_exceeded, too_long);
+  if (unlikely(sent + too_long < buf.count)) bump(c.tx_full, buf.count - sent - too_long);
   buf.count = 0;
   buf.bytes = 0;
 }

@@ -45,7 +45,8 @@ struct alignas(64) PortCounters {
   Counter rx_bytes{0};
   Counter tx_packets{0};
   Counter tx_bytes{0};
-  Counter tx_full{0};  // refused by the device: queue full, or too long for it (tap: MTU)
+  Counter tx_full{0};          // the device's queue did not take it
+  Counter tx_mtu_exceeded{0};  // longer than a standard frame and refused (tap: its MTU)
   Counter malformed{0};
   Counter no_destination{0};
   Counter unknown_vlan{0};   // tagged with a VLAN no attachment of the port claims

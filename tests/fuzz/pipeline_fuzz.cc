@@ -302,7 +302,7 @@ class Harness {
     for (uint16_t p : ports_) {
       const vsw::dp::PortCounters& pc = ctx.ports[p];
       c.accounted += pc.malformed.load() + pc.no_destination.load() + pc.unknown_vlan.load() +
-                     pc.flooded.load() + pc.tx_full.load();
+                     pc.flooded.load() + pc.tx_full.load() + pc.tx_mtu_exceeded.load();
     }
     const vsw::dp::RouterCounters& r = ctx.router;
     c.accounted += r.routed.load() + r.punted.load() + r.no_route.load() + r.ttl_expired.load() +
