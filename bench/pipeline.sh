@@ -26,12 +26,17 @@ no_huge() {
 
 old=$(cat "$SYSFS/nr_hugepages")
 free_before=$(cat "$SYSFS/free_hugepages")
-restore() { echo "$old" > "$SYSFS/nr_hugepages"; }
-trap restore EXIT
+dir=""
+# However the script ends (an interrupt included): the mount point gone, the pages given back.
+cleanup() {
+  if [ -n "$dir" ]; then rmdir "$dir" || true; fi
+  echo "$old" > "$SYSFS/nr_hugepages"
+}
+trap cleanup EXIT
 echo $((old + PAGES)) > "$SYSFS/nr_hugepages"
 granted=$(($(cat "$SYSFS/free_hugepages") - free_before))
 if [ "$granted" -lt "$PAGES" ]; then
-  restore
+  cleanup
   trap - EXIT
   no_huge "the kernel granted $granted of $PAGES hugepages"
 fi
@@ -50,5 +55,4 @@ unshare --mount --propagation private bash -c '
   umount "$dir"
   exit $status
 ' pipeline.sh "$MIB" "$dir" "$BIN" --huge-dir="$dir" "${ARGS[@]}" || status=$?
-rmdir "$dir"
 exit "$status"

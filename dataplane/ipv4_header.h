@@ -1,6 +1,7 @@
 // IPv4 header arithmetic the router does per packet (the miss path and the routed cache hit).
 #pragma once
 
+#include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -31,7 +32,7 @@ inline bool ipv4_checksum_ok(const rte_mbuf* m, const void* ip, uint32_t ihl) {
   const uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
   if (f == RTE_MBUF_F_RX_IP_CKSUM_GOOD) return true;
   if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD) return false;
-  if (__builtin_expect(ihl != sizeof(rte_ipv4_hdr), 0)) return rte_raw_cksum(ip, ihl) == 0xffff;
+  if (unlikely(ihl != sizeof(rte_ipv4_hdr))) return rte_raw_cksum(ip, ihl) == 0xffff;
   uint64_t a, b;
   uint32_t c;
   std::memcpy(&a, ip, 8);

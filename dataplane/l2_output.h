@@ -35,7 +35,10 @@ __attribute__((always_inline)) inline void emit(WorkerContext& ctx, rte_mbuf* m,
   if (likely(!in_tagged && out_vlan == 0)) return enqueue_tx(ctx, out_port, m);
   if (unlikely(!retag(m, in_tagged, out_vlan))) {
     bump(ctx.ports[out_port].tx_full, 1);
-    trace_step(ctx, m, {.kind = TraceKind::kTxDrop, .a = 1, .port = out_port});
+    trace_step(ctx, m,
+               {.kind = TraceKind::kTxDrop,
+                .a = static_cast<uint8_t>(TraceTxDrop::kNoTagRoom),
+                .port = out_port});
     rte_pktmbuf_free(m);
     return;
   }

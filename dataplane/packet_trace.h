@@ -48,7 +48,7 @@ enum class TraceKind : uint8_t {
   kRoutedHit,      // a cached routed flow: port = output router interface, c = the MAC
   kPunt,           // a: PuntReason, b = router interface; the trace ends here
   kOutput,         // port, b = VLAN tag pushed (0: none)
-  kTxDrop,         // port; a: 0 transmit queue full, 1 no room for the VLAN tag, 2 too long
+  kTxDrop,         // port; a: TraceTxDrop
   kCount
 };
 
@@ -61,6 +61,12 @@ enum class TraceRouterDrop : uint8_t {
   kVlanStrip,     // the tag could not be removed
   kNotIp,         // neither IPv4, IPv6 nor ARP
   kPuntRingFull,  // the management thread's ring was full
+};
+
+enum class TraceTxDrop : uint8_t {
+  kQueueFull,  // the device's queue did not take it (tx_full)
+  kNoTagRoom,  // no room to push the output VLAN tag (tx_full)
+  kTooLong,    // longer than a standard frame, refused by the device (tx_mtu_exceeded)
 };
 
 inline constexpr uint32_t kTraceDefaultRule = UINT32_MAX;

@@ -362,6 +362,7 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index, const RifName
         break;
       case TraceKind::kTxDrop: {
         static constexpr const char* kWhy[] = {
+            // by TraceTxDrop
             ": transmit queue full: dropped (tx_full)",
             ": no room for the VLAN tag: dropped (tx_full)",
             ": the device refused it (longer than its MTU): dropped (tx_mtu_exceeded)"};
@@ -373,7 +374,8 @@ void TraceManager::describe(const TracedPacket& t, uint32_t index, const RifName
             break;
           }
         }
-        last_drop = s.a == 2 ? "dropped: tx_mtu_exceeded" : "dropped: tx_full";
+        last_drop = s.a == static_cast<uint8_t>(TraceTxDrop::kTooLong) ? "dropped: tx_mtu_exceeded"
+                                                                       : "dropped: tx_full";
         break;
       }
       case TraceKind::kCount:

@@ -94,7 +94,10 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   while (unlikely(done < buf.count) && rte_pktmbuf_pkt_len(buf.pkts[done]) > kMaxStandardFrame) {
     ++too_long;
     unsent_bytes += rte_pktmbuf_pkt_len(buf.pkts[done]);
-    trace_step(ctx, buf.pkts[done], {.kind = TraceKind::kTxDrop, .a = 2, .port = port});
+    trace_step(ctx, buf.pkts[done],
+               {.kind = TraceKind::kTxDrop,
+                .a = static_cast<uint8_t>(TraceTxDrop::kTooLong),
+                .port = port});
     rte_pktmbuf_free(buf.pkts[done++]);
     const uint16_t more = rte_eth_tx_burst(port, queue, &buf.pkts[done], buf.count - done);
     sent += more;
@@ -104,7 +107,10 @@ void flush_port(WorkerContext& ctx, uint16_t port) {
   if (unlikely(done < buf.count)) {
     for (uint16_t i = done; i < buf.count; ++i) {
       unsent_bytes += rte_pktmbuf_pkt_len(buf.pkts[i]);
-      trace_step(ctx, buf.pkts[i], {.kind = TraceKind::kTxDrop, .port = port});
+      trace_step(ctx, buf.pkts[i],
+                 {.kind = TraceKind::kTxDrop,
+                  .a = static_cast<uint8_t>(TraceTxDrop::kQueueFull),
+                  .port = port});
     }
     rte_pktmbuf_free_bulk(&buf.pkts[done], buf.count - done);
   }

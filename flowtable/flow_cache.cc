@@ -14,15 +14,15 @@ void bump(std::atomic<uint64_t>& c) {
 
 void FlowCache::insert(const FlowEntry& entry, uint32_t h) {
   bump(counters.inserts);
-  FlowEntry* slot[kWays] = {&sets_[index0(h)][0], &sets_[index1(h)][1]};
-  for (FlowEntry* e : slot) {
+  FlowEntry* const slots[kWays] = {slot(h, 0), slot(h, 1)};
+  for (FlowEntry* e : slots) {
     if (e->valid && e->key == entry.key) {
       *e = entry;
       e->valid = 1;
       return;
     }
   }
-  for (FlowEntry* e : slot) {
+  for (FlowEntry* e : slots) {
     if (!e->valid) {
       *e = entry;
       e->valid = 1;
@@ -42,7 +42,7 @@ void FlowCache::insert(const FlowEntry& entry, uint32_t h) {
     window_inserts_ = window_evictions_ = 0;
   }
   if (crowded_) {
-    FlowEntry* victim = slot[counters.inserts.load(std::memory_order_relaxed) & 1];
+    FlowEntry* victim = slots[counters.inserts.load(std::memory_order_relaxed) & 1];
     *victim = entry;
     victim->valid = 1;
     evicted();
@@ -53,7 +53,7 @@ void FlowCache::insert(const FlowEntry& entry, uint32_t h) {
   FlowEntry moving = entry;
   moving.valid = 1;
   uint32_t way = 0;
-  FlowEntry* at = slot[0];
+  FlowEntry* at = slots[0];
   for (uint32_t moves = 0;; ++moves) {
     const FlowEntry displaced = *at;
     *at = moving;
@@ -61,8 +61,7 @@ void FlowCache::insert(const FlowEntry& entry, uint32_t h) {
     if (moves == kMaxMoves) break;
     moving = displaced;
     way ^= 1;
-    const uint32_t hm = hash(moving.key);
-    at = way == 0 ? &sets_[index0(hm)][0] : &sets_[index1(hm)][1];
+    at = slot(hash(moving.key), way);
   }
   evicted();
 }

@@ -103,9 +103,9 @@ class FlowCache {
 
   // The entry for `key`, or nullptr. Does not check generations.
   FlowEntry* find(const FlowKey& key, uint32_t h) {
-    FlowEntry* a = &sets_[index0(h)][0];
+    FlowEntry* a = slot(h, 0);
     if (a->valid && a->key == key) return a;
-    FlowEntry* b = &sets_[index1(h)][1];
+    FlowEntry* b = slot(h, 1);
     if (b->valid && b->key == key) return b;
     return nullptr;
   }
@@ -114,10 +114,12 @@ class FlowCache {
   // part too cost the L2 hit nothing measurable and saved the routed hit ~2 cycles
   // (bench/README.md, 2026-11-28).
   void prefetch(uint32_t h) const {
-    __builtin_prefetch(&sets_[index0(h)][0]);
-    __builtin_prefetch(&sets_[index1(h)][1]);
-    __builtin_prefetch(&sets_[index0(h)][0].route);
-    __builtin_prefetch(&sets_[index1(h)][1].route);
+    const FlowEntry* a = slot(h, 0);
+    const FlowEntry* b = slot(h, 1);
+    __builtin_prefetch(a);
+    __builtin_prefetch(b);
+    __builtin_prefetch(&a->route);
+    __builtin_prefetch(&b->route);
   }
 
   // Installs `entry` (its key must be set); replaces an existing entry for the same key.
@@ -133,6 +135,13 @@ class FlowCache {
   FlowCacheCounters counters;
 
  private:
+  // The flow's slot in `way` (0 or 1).
+  FlowEntry* slot(uint32_t h, uint32_t way) {
+    return way == 0 ? &sets_[index0(h)][0] : &sets_[index1(h)][1];
+  }
+  const FlowEntry* slot(uint32_t h, uint32_t way) const {
+    return const_cast<FlowCache*>(this)->slot(h, way);
+  }
   void evicted();
 
   uint32_t window_inserts_ = 0;

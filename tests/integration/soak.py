@@ -387,11 +387,7 @@ class Soak:
         return {"connects": int(self.ctl.status()["dataplane"]["connects"]),
                 "dp_rss": rss_bytes(dp_pid), "ctl_rss": rss_bytes(ctl_pid),
                 "dp_fds": fd_count(dp_pid), "ctl_fds": fd_count(ctl_pid),
-                "heap": dpdk_heap(self.dp.file_prefix), "mbufs": self.mbufs_in_use()}
-
-    def mbufs_in_use(self) -> int:
-        """Packet buffers out of the dataplane's pool (receive rings, queues, in flight)."""
-        return int(self.dp.dpctl("status")["status"]["mbufs_in_use"])
+                "heap": dpdk_heap(self.dp.file_prefix), "mbufs": self.dp.mbufs_in_use()}
 
     def wait_settled(self) -> None:
         """Counters stop moving (the namespaces' ARP refreshes aside: 1 s of stillness)."""
@@ -548,9 +544,9 @@ class Soak:
         # No packet buffer stays held: the churn's ports took their receive rings' mbufs with
         # them, and nothing waits in a neighbor or punt queue once traffic stopped (a resolution
         # still pending gives its packets up within 3 s: waited for, bounded).
-        wait_until(lambda: self.mbufs_in_use() == base["mbufs"], 30,
+        wait_until(lambda: self.dp.mbufs_in_use() == base["mbufs"], 30,
                    "the mbuf pool back to its baseline",
-                   state=lambda: (base["mbufs"], self.mbufs_in_use()))
+                   state=lambda: (base["mbufs"], self.dp.mbufs_in_use()))
         if not self.asan:
             assert end["dp_rss"] - base["dp_rss"] <= RSS_GROWTH_LIMIT, f["leaks"]
             assert end["ctl_rss"] - base["ctl_rss"] <= RSS_GROWTH_LIMIT, f["leaks"]

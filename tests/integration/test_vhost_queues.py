@@ -15,10 +15,6 @@ from test_vhost_testpmd import check_traffic, wait_link
 from vswtest import wait_until
 
 
-def in_use(dp: vswtest.Dataplane) -> int:
-    return int(dp.dpctl("status")["status"]["mbufs_in_use"])
-
-
 class VhostQueuesTest(vswtest.TestCase):
 
     def test_guest_changes_queue_count(self):
@@ -28,14 +24,14 @@ class VhostQueuesTest(vswtest.TestCase):
             dp.port_add("q2", "vhost-user")
             dp.dpctl("xconnect", "add", "q1", "q2")
             sockets = {n: dp.run_dir / "vhost" / f"{n}.sock" for n in ("q1", "q2")}
-            baseline = in_use(dp)
+            baseline = dp.mbufs_in_use()
             vswtest.log(f"mbufs in use before the guests: {baseline}")
             # The measure itself: a tap port pins its receive ring's mbufs while it exists.
             dp.port_add("t1", "tap", iface=env.iface_name())
-            self.assertGreater(in_use(dp), baseline)
+            self.assertGreater(dp.mbufs_in_use(), baseline)
             dp.dpctl("port", "del", "t1")
-            wait_until(lambda: in_use(dp) == baseline, 30, "the tap port's mbufs back",
-                       state=lambda: in_use(dp))
+            wait_until(lambda: dp.mbufs_in_use() == baseline, 30, "the tap port's mbufs back",
+                       state=lambda: dp.mbufs_in_use())
             peer = env.testpmd(sockets["q2"], label="peer")
             wait_link(dp, "q2", True)
             for round_, queues in enumerate((1, 2, 1)):
@@ -54,8 +50,8 @@ class VhostQueuesTest(vswtest.TestCase):
             self.assertEqual(port["config"]["queues"], 2, port)
             # What the guests' traffic took is all back (a worker's transmit buffers and
             # the ports' queues drain within a loop; the bound is for a loaded machine).
-            wait_until(lambda: in_use(dp) == baseline, 30, "the mbuf pool back to its baseline",
-                       state=lambda: in_use(dp))
+            wait_until(lambda: dp.mbufs_in_use() == baseline, 30,
+                       "the mbuf pool back to its baseline", state=lambda: dp.mbufs_in_use())
 
 
 if __name__ == "__main__":

@@ -470,6 +470,10 @@ class Dataplane:
                              f"{r.stderr.strip()}")
         return json.loads(r.stdout)
 
+    def mbufs_in_use(self) -> int:
+        """Packet buffers out of the dataplane's pool (device rings, queues, in flight)."""
+        return int(self.dpctl("status")["status"]["mbufs_in_use"])
+
     def dpctl_fail(self, *args: str) -> str:
         """Runs vsw-dpctl expecting exit 1 with one line on stderr; returns that line."""
         r = self._dpctl(args)
